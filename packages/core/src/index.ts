@@ -1,0 +1,6 @@
+/**
+ * `@liveupdate/core` — the liveupdate SDK.
+ *
+ * @packageDocumentation
+ */
+export { hex, LiveUpdateError } from "./common/errors.js";
