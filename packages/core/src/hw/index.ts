@@ -1,0 +1,29 @@
+/**
+ * Emulated hardware: sparse physical memory, the firmware memory map and the machine clock.
+ * Hardware never imports kernel code.
+ *
+ * @module
+ */
+export { MachineClock } from "./clock.js";
+export { BadAccessError, MemoryMapError, NotMemoryError, SizeParseError } from "./errors.js";
+export { exportMemoryImage } from "./image.js";
+export { Machine, type MachineOptions } from "./machine.js";
+export { MAX_PHYS_ADDR, MemoryMap, type MemoryRegion, type MemoryRegionType } from "./memory-map.js";
+export { PhysicalMemory, SECTION_SIZE } from "./physical-memory.js";
+export { parseSize } from "./size.js";
+export {
+  alignDown,
+  alignUp,
+  formatBytes,
+  GiB,
+  isAligned,
+  KiB,
+  MiB,
+  orderBytes,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  type PhysAddr,
+  type PhysRange,
+  pfnOf,
+  TiB,
+} from "./units.js";

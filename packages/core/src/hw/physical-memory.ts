@@ -1,0 +1,305 @@
+import { BadAccessError, NotMemoryError } from "./errors.js";
+import type { MemoryMap } from "./memory-map.js";
+import type { PhysAddr } from "./units.js";
+
+/** Bytes per backing section: one PMD-size (2 MiB) chunk, allocated on first write. */
+export const SECTION_SIZE = 2 * 1024 * 1024;
+const SECTION_MASK = SECTION_SIZE - 1;
+
+/** Section is not covered by any region: every access fails. */
+const NOT_MEMORY = 0;
+/** Section lies entirely inside one region: accesses need no further check. */
+const FULL = 1;
+/** Section is partly covered: check the memory map byte-exactly. */
+const PARTIAL = 2;
+
+/**
+ * Sparse emulated physical memory, little-endian, addressed by physical address.
+ *
+ * Backing is allocated per 2 MiB section on first write, so a 1 TiB machine costs only what is
+ * touched. A section never written reads as its *fill byte*: 0 at power-on, or the poison byte when
+ * a kexec poisoned it — poisoning whole sections is O(1) and allocates nothing.
+ *
+ * Accesses outside the memory map throw {@link NotMemoryError}; malformed addresses or lengths
+ * throw {@link BadAccessError}. Multi-byte accesses may straddle sections.
+ *
+ * @example
+ * ```ts
+ * const memory = new PhysicalMemory(MemoryMap.standardX86(64 * GiB));
+ * memory.writeU64(0x10_0000, 0x1122334455667788n);
+ * memory.readU32(0x10_0004); // 0x11223344
+ * memory.backedBytes(); // 2 MiB: one section touched
+ * ```
+ */
+export class PhysicalMemory {
+  /** The memory map this memory implements. */
+  readonly map: MemoryMap;
+  private readonly sections: Array<Uint8Array | undefined> = [];
+  private readonly views: Array<DataView | undefined> = [];
+  private readonly fillBytes: Uint8Array;
+  private readonly coverage: Uint8Array;
+  private readonly scratch = new DataView(new ArrayBuffer(8));
+  private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
+
+  /** @param map - regions that exist; everything else is not memory. */
+  constructor(map: MemoryMap) {
+    this.map = map;
+    const count = Math.ceil(map.end() / SECTION_SIZE);
+    this.fillBytes = new Uint8Array(count);
+    this.coverage = new Uint8Array(count);
+    for (const region of map.regions) {
+      const first = Math.floor(region.base / SECTION_SIZE);
+      const last = Math.floor((region.base + region.size - 1) / SECTION_SIZE);
+      for (let s = first; s <= last; s++) {
+        const start = s * SECTION_SIZE;
+        const whole = region.base <= start && region.base + region.size >= start + SECTION_SIZE;
+        this.coverage[s] = whole ? FULL : PARTIAL;
+      }
+    }
+  }
+
+  /** Bytes of host memory currently allocated to back emulated memory. */
+  backedBytes(): number {
+    let sections = 0;
+    for (const s of this.sections) if (s !== undefined) sections++;
+    return sections * SECTION_SIZE;
+  }
+
+  /**
+   * The sections that hold written data, as `{ base, bytes }` views (not copies) in address
+   * order. Sections never written (holes) are skipped; used to export sparse memory images.
+   */
+  *backedSections(): IterableIterator<{ base: PhysAddr; bytes: Uint8Array }> {
+    for (let s = 0; s < this.sections.length; s++) {
+      const bytes = this.sections[s];
+      if (bytes !== undefined) yield { base: s * SECTION_SIZE, bytes };
+    }
+  }
+
+  /** The byte a never-written location of `phys`'s section reads as (0, or poison after kexec). */
+  fillByteAt(phys: PhysAddr): number {
+    return this.fillBytes[Math.floor(phys / SECTION_SIZE)] ?? 0;
+  }
+
+  // ---- scalar accesses -------------------------------------------------------------------------
+
+  /** Reads one byte. */
+  readU8(phys: PhysAddr): number {
+    const s = this.checked(phys, 1);
+    const bytes = this.sections[s];
+    return bytes === undefined ? this.fillBytes[s]! : bytes[phys & SECTION_MASK]!;
+  }
+
+  /** Reads a little-endian u16. */
+  readU16(phys: PhysAddr): number {
+    const s = this.checked(phys, 2);
+    const offset = phys & SECTION_MASK;
+    const view = this.views[s];
+    if (view !== undefined && offset <= SECTION_SIZE - 2) return view.getUint16(offset, true);
+    this.readSlow(phys, 2);
+    return this.scratch.getUint16(0, true);
+  }
+
+  /** Reads a little-endian u32. */
+  readU32(phys: PhysAddr): number {
+    const s = this.checked(phys, 4);
+    const offset = phys & SECTION_MASK;
+    const view = this.views[s];
+    if (view !== undefined && offset <= SECTION_SIZE - 4) return view.getUint32(offset, true);
+    this.readSlow(phys, 4);
+    return this.scratch.getUint32(0, true);
+  }
+
+  /** Reads a little-endian u64 as a `bigint`. */
+  readU64(phys: PhysAddr): bigint {
+    const s = this.checked(phys, 8);
+    const offset = phys & SECTION_MASK;
+    const view = this.views[s];
+    if (view !== undefined && offset <= SECTION_SIZE - 8) return view.getBigUint64(offset, true);
+    this.readSlow(phys, 8);
+    return this.scratch.getBigUint64(0, true);
+  }
+
+  /** Writes one byte (the low 8 bits of `value`). */
+  writeU8(phys: PhysAddr, value: number): void {
+    const s = this.checked(phys, 1);
+    this.backing(s)[phys & SECTION_MASK] = value;
+  }
+
+  /** Writes a little-endian u16. */
+  writeU16(phys: PhysAddr, value: number): void {
+    const s = this.checked(phys, 2);
+    const offset = phys & SECTION_MASK;
+    if (offset <= SECTION_SIZE - 2) {
+      this.backing(s);
+      this.views[s]!.setUint16(offset, value, true);
+      return;
+    }
+    this.scratch.setUint16(0, value, true);
+    this.write(phys, this.scratchBytes.subarray(0, 2));
+  }
+
+  /** Writes a little-endian u32. */
+  writeU32(phys: PhysAddr, value: number): void {
+    const s = this.checked(phys, 4);
+    const offset = phys & SECTION_MASK;
+    if (offset <= SECTION_SIZE - 4) {
+      this.backing(s);
+      this.views[s]!.setUint32(offset, value, true);
+      return;
+    }
+    this.scratch.setUint32(0, value, true);
+    this.write(phys, this.scratchBytes.subarray(0, 4));
+  }
+
+  /** Writes a little-endian u64 (`bigint`, taken modulo 2^64). */
+  writeU64(phys: PhysAddr, value: bigint): void {
+    const s = this.checked(phys, 8);
+    const offset = phys & SECTION_MASK;
+    if (offset <= SECTION_SIZE - 8) {
+      this.backing(s);
+      this.views[s]!.setBigUint64(offset, value, true);
+      return;
+    }
+    this.scratch.setBigUint64(0, value, true);
+    this.write(phys, this.scratchBytes.subarray(0, 8));
+  }
+
+  // ---- bulk accesses ---------------------------------------------------------------------------
+
+  /** Copies `length` bytes starting at `phys` into a new array. */
+  read(phys: PhysAddr, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    this.readInto(phys, out);
+    return out;
+  }
+
+  /** Copies `dest.length` bytes starting at `phys` into `dest`. */
+  readInto(phys: PhysAddr, dest: Uint8Array): void {
+    this.checkRange(phys, dest.length);
+    let done = 0;
+    while (done < dest.length) {
+      const addr = phys + done;
+      const s = Math.floor(addr / SECTION_SIZE);
+      const offset = addr - s * SECTION_SIZE;
+      const chunk = Math.min(SECTION_SIZE - offset, dest.length - done);
+      const bytes = this.sections[s];
+      if (bytes === undefined) dest.fill(this.fillBytes[s]!, done, done + chunk);
+      else dest.set(bytes.subarray(offset, offset + chunk), done);
+      done += chunk;
+    }
+  }
+
+  /** Copies `src` into memory starting at `phys`. */
+  write(phys: PhysAddr, src: Uint8Array): void {
+    this.checkRange(phys, src.length);
+    let done = 0;
+    while (done < src.length) {
+      const addr = phys + done;
+      const s = Math.floor(addr / SECTION_SIZE);
+      const offset = addr - s * SECTION_SIZE;
+      const chunk = Math.min(SECTION_SIZE - offset, src.length - done);
+      this.backing(s).set(
+        done === 0 && chunk === src.length ? src : src.subarray(done, done + chunk),
+        offset,
+      );
+      done += chunk;
+    }
+  }
+
+  /**
+   * Sets `length` bytes at `phys` to `byte`. Whole sections are filled lazily: their backing is
+   * released and they read as `byte` until written again.
+   */
+  fill(phys: PhysAddr, length: number, byte: number): void {
+    this.checkRange(phys, length);
+    let done = 0;
+    while (done < length) {
+      const addr = phys + done;
+      const s = Math.floor(addr / SECTION_SIZE);
+      const offset = addr - s * SECTION_SIZE;
+      const chunk = Math.min(SECTION_SIZE - offset, length - done);
+      if (chunk === SECTION_SIZE) {
+        this.sections[s] = undefined;
+        this.views[s] = undefined;
+        this.fillBytes[s] = byte;
+      } else if (this.sections[s] !== undefined || this.fillBytes[s] !== (byte & 0xff)) {
+        this.backing(s).fill(byte, offset, offset + chunk);
+      }
+      done += chunk;
+    }
+  }
+
+  /** Copies `length` bytes from `src` to `dst` with memmove semantics (overlap allowed). */
+  copy(dst: PhysAddr, src: PhysAddr, length: number): void {
+    this.write(dst, this.read(src, length));
+  }
+
+  /**
+   * A zero-copy view of `[phys, phys + length)`, allocating the section's backing if needed.
+   * The range must not straddle a 2 MiB section; used by hot paths such as KHO bitmaps.
+   */
+  view(phys: PhysAddr, length: number): Uint8Array {
+    const s = this.checked(phys, length);
+    const offset = phys & SECTION_MASK;
+    if (offset + length > SECTION_SIZE) {
+      throw new BadAccessError("view straddling a 2 MiB section at phys", phys);
+    }
+    return this.backing(s).subarray(offset, offset + length);
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  /** Validates an access and returns its section index (fast path for in-section accesses). */
+  private checked(phys: PhysAddr, length: number): number {
+    const s = Math.floor(phys / SECTION_SIZE);
+    const offset = phys - s * SECTION_SIZE;
+    // `(offset | 0) === offset` rejects fractional addresses without a slow modulo.
+    if (this.coverage[s] === FULL && offset + length <= SECTION_SIZE && (offset | 0) === offset) return s;
+    this.checkRange(phys, length);
+    return s;
+  }
+
+  private checkRange(phys: PhysAddr, length: number): void {
+    if (!Number.isSafeInteger(phys) || phys < 0) throw new BadAccessError("phys", phys);
+    if (!Number.isSafeInteger(length) || length < 0) throw new BadAccessError("length", length);
+    if (length === 0) return;
+    const first = Math.floor(phys / SECTION_SIZE);
+    const last = Math.floor((phys + length - 1) / SECTION_SIZE);
+    let partial = false;
+    for (let s = first; s <= last; s++) {
+      const c = this.coverage[s] ?? NOT_MEMORY;
+      if (c === NOT_MEMORY) throw new NotMemoryError(phys, length);
+      if (c === PARTIAL) partial = true;
+    }
+    if (partial && !this.coveredByRegions(phys, length)) throw new NotMemoryError(phys, length);
+  }
+
+  /** Byte-exact check that the range is covered by (possibly adjacent) regions. */
+  private coveredByRegions(phys: PhysAddr, length: number): boolean {
+    let cursor = phys;
+    const end = phys + length;
+    while (cursor < end) {
+      const region = this.map.regionAt(cursor);
+      if (region === undefined) return false;
+      cursor = region.base + region.size;
+    }
+    return true;
+  }
+
+  private backing(s: number): Uint8Array {
+    let bytes = this.sections[s];
+    if (bytes === undefined) {
+      bytes = new Uint8Array(SECTION_SIZE);
+      const fill = this.fillBytes[s]!;
+      if (fill !== 0) bytes.fill(fill);
+      this.sections[s] = bytes;
+      this.views[s] = new DataView(bytes.buffer);
+    }
+    return bytes;
+  }
+
+  private readSlow(phys: PhysAddr, length: number): void {
+    this.readInto(phys, this.scratchBytes.subarray(0, length));
+  }
+}

@@ -1,0 +1,334 @@
+import { Prng } from "../common/prng.js";
+import type { Machine } from "../hw/machine.js";
+import { alignUp, MiB, PAGE_SIZE, type PhysAddr, type PhysRange } from "../hw/units.js";
+import type { BootData } from "./boot-data.js";
+import { BuddyAllocator } from "./buddy.js";
+import { DEFAULT_KERNEL_IMAGE_SIZE, type KernelBuild } from "./build.js";
+import { KernelCmdline } from "./cmdline.js";
+import { BootStageError, KernelGoneError, KexecNotLoadedError } from "./errors.js";
+import { VirtualLayout } from "./layout.js";
+import { Memblock } from "./memblock.js";
+import { mergeRanges, subtractRanges } from "./ranges.js";
+
+/** Byte written over memory that nobody preserved when a kernel kexecs (Linux's `POISON_FREE`). */
+export const POISON_BYTE = 0x6b;
+/** Where x86 loads the kernel on a cold boot (`LOAD_PHYSICAL_ADDR`). */
+const LOAD_PHYSICAL_ADDR = 16 * MiB;
+/** Bytes of `struct page` per 4 KiB page: the memmap the kernel reserves at boot. */
+const STRUCT_PAGE_SIZE = 64;
+/** Alignment of large early reservations (a pageblock). */
+const PAGEBLOCK_SIZE = 2 * MiB;
+
+/** memblock label of memory the previous kernel preserved (reserved until restored). */
+export const KHO_PRESERVED_LABEL = "kho-preserved";
+
+/** A kernel's life: early boot (memblock only), running (page allocator up), gone (kexec'd away). */
+export type KernelStage = "early" | "running" | "gone";
+
+/** How to boot a {@link Kernel}. */
+export interface KernelBootOptions {
+  /** The build being booted. */
+  readonly build: KernelBuild;
+  /** Kernel command line, e.g. `"kho=on kho_scratch=200%"`. */
+  readonly cmdline?: string;
+  /** Boot data from the previous kernel, present on a kexec boot with a handover. */
+  readonly bootData?: BootData;
+  /** Seed for this boot's randomness (virtual layout); random when omitted. */
+  readonly seed?: number;
+  /**
+   * Overwrite all memory that is neither preserved nor handover data with {@link POISON_BYTE} at
+   * reboot (default true), so a forgotten preservation shows up as corruption.
+   */
+  readonly poisonOnReboot?: boolean;
+}
+
+/** What early-boot code may touch before the page allocator exists. */
+export interface EarlyBootContext {
+  /** The machine being booted. */
+  readonly machine: Machine;
+  /** The boot-time allocator. */
+  readonly memblock: Memblock;
+  /** The parsed command line. */
+  readonly cmdline: KernelCmdline;
+  /** Boot data from the previous kernel, if any. */
+  readonly bootData: BootData | undefined;
+  /** Ranges the page allocator must never hand out (e.g. KHO scratch areas, kept as CMA). */
+  readonly keepOut: PhysRange[];
+}
+
+/**
+ * Hooks that code above the kernel (KHO) runs during early boot, in the order upstream does:
+ * `setupArch` before the kernel reserves its own memory (KHO confines memblock to scratch here),
+ * `mmInit` after (KHO reserves scratch on a cold boot, or reserves preserved memory on a KHO boot).
+ */
+export interface EarlyBootHooks {
+  /** Runs before the kernel image and memmap are reserved. */
+  setupArch?(context: EarlyBootContext): void;
+  /** Runs after, just before the page allocator starts. */
+  mmInit?(context: EarlyBootContext): void;
+}
+
+/** What a subsystem contributes at reboot: memory to keep intact and boot data for the next kernel. */
+export interface RebootContribution {
+  /** Physical ranges that must survive (not poisoned). */
+  readonly keep: readonly PhysRange[];
+  /** Boot data to pass to the next kernel. */
+  readonly bootData?: BootData;
+}
+
+/** A subsystem that participates in reboot (KHO). */
+export interface RebootParticipant {
+  /** Name used in messages. */
+  readonly name: string;
+  /** Called once, just before the kernel is torn down. */
+  prepareReboot(): RebootContribution;
+}
+
+/** Everything that crosses a kexec: the machine, the next build and command line, and boot data. */
+export interface KexecHandoff {
+  /** The machine (its memory and devices). */
+  readonly machine: Machine;
+  /** The kexec-loaded build. */
+  readonly build: KernelBuild;
+  /** The next kernel's command line. */
+  readonly cmdline: string;
+  /** Boot data, when a handover was finalized. */
+  readonly bootData: BootData | undefined;
+  /** Boot number of the kernel that rebooted. */
+  readonly previousBootId: number;
+  /** Bytes overwritten with poison (0 when poisoning is off). */
+  readonly poisonedBytes: number;
+}
+
+const runningKernels = new WeakMap<Machine, Kernel>();
+const bootCounters = new WeakMap<Machine, number>();
+
+/**
+ * The emulated kernel: boot, early and page allocation, virtual layout, kexec load and reboot.
+ *
+ * After {@link Kernel.reboot} every method throws {@link KernelGoneError}: only the machine and the
+ * boot data reach the next kernel. Subsystems (KHO, LUO, drivers) call
+ * {@link Kernel.assertAlive} on their own entry points to get the same guarantee.
+ *
+ * @example
+ * ```ts
+ * const machine = new Machine({ memory: "8G" });
+ * const kernel = Kernel.boot(machine, { build: defineKernelBuild({ version: "6.16" }) });
+ * const page = kernel.allocPages(0);
+ * kernel.kexecLoad(defineKernelBuild({ version: "6.17" }));
+ * const handoff = kernel.reboot();
+ * ```
+ */
+export class Kernel {
+  /** The machine this kernel runs on. */
+  readonly machine: Machine;
+  /** The build that was booted. */
+  readonly build: KernelBuild;
+  /** The command line. */
+  readonly cmdline: KernelCmdline;
+  /** 1 for the first boot of a machine, then 2, 3, … across kexecs. */
+  readonly bootId: number;
+  /** This boot's randomised virtual layout. */
+  readonly layout: VirtualLayout;
+  /** The seed the boot used (for reproduction). */
+  readonly seed: number;
+  /** The boot-time allocator (its reservations stay visible after boot). */
+  readonly memblock: Memblock;
+  /** Boot data this kernel was booted with. */
+  readonly bootData: BootData | undefined;
+  private stageValue: KernelStage = "early";
+  private buddy: BuddyAllocator | undefined;
+  private readonly keepOut: PhysRange[];
+  private readonly poisonOnReboot: boolean;
+  private readonly participants: RebootParticipant[] = [];
+  private loaded: { build: KernelBuild; cmdline: string } | undefined;
+
+  private constructor(machine: Machine, options: KernelBootOptions, hooks: EarlyBootHooks) {
+    const running = runningKernels.get(machine);
+    if (running !== undefined && running.stage !== "gone") {
+      throw new BootStageError("booting a second kernel on a machine", `running boot #${running.bootId}`);
+    }
+    this.machine = machine;
+    this.build = options.build;
+    this.cmdline = new KernelCmdline(options.cmdline ?? "");
+    this.bootId = (bootCounters.get(machine) ?? 0) + 1;
+    bootCounters.set(machine, this.bootId);
+    this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
+    this.layout = new VirtualLayout(new Prng(this.seed), machine.memoryMap.end());
+    this.bootData = options.bootData;
+    this.poisonOnReboot = options.poisonOnReboot ?? true;
+    this.memblock = new Memblock(machine.memoryMap.ram());
+    this.keepOut = [];
+    runningKernels.set(machine, this);
+
+    const context: EarlyBootContext = {
+      machine,
+      memblock: this.memblock,
+      cmdline: this.cmdline,
+      bootData: options.bootData,
+      keepOut: this.keepOut,
+    };
+    try {
+      hooks.setupArch?.(context);
+      this.reserveKernelMemory();
+      hooks.mmInit?.(context);
+    } catch (error) {
+      // A boot that fails (e.g. on a corrupt handover) leaves no half-alive kernel behind.
+      this.stageValue = "gone";
+      throw error;
+    }
+    this.memblock.clearScratchOnly();
+    const reservedOrKeptOut = [...this.memblock.reserved(), ...this.keepOut];
+    this.buddy = new BuddyAllocator(subtractRanges(machine.memoryMap.ram(), reservedOrKeptOut));
+    this.stageValue = "running";
+  }
+
+  /**
+   * Boots a kernel on `machine`. `hooks` let KHO take part in early boot; most callers use the
+   * KHO-aware `bootKernel` instead of calling this directly.
+   *
+   * @throws {@link BootStageError} when another kernel is still running on the machine.
+   */
+  static boot(machine: Machine, options: KernelBootOptions, hooks: EarlyBootHooks = {}): Kernel {
+    return new Kernel(machine, options, hooks);
+  }
+
+  /** Current stage. */
+  get stage(): KernelStage {
+    return this.stageValue;
+  }
+
+  /** Throws {@link KernelGoneError} when this kernel has rebooted. `what` names the caller. */
+  assertAlive(what: string): void {
+    if (this.stageValue === "gone") throw new KernelGoneError(this.bootId, what);
+  }
+
+  // ---- page allocator --------------------------------------------------------------------------
+
+  /** Allocates `2^order` contiguous pages (mirrors `alloc_pages`); returns the physical address. */
+  allocPages(order: number): PhysAddr {
+    return this.pageAllocator("allocPages").alloc(order);
+  }
+
+  /** Frees pages from {@link Kernel.allocPages} or restored from a handover (mirrors `__free_pages`). */
+  freePages(phys: PhysAddr, order: number): void {
+    this.pageAllocator("freePages").free(phys, order);
+  }
+
+  /** Takes ownership of a block that was not managed by this kernel's allocator (a restored folio). */
+  adoptPages(phys: PhysAddr, order: number): void {
+    this.pageAllocator("adoptPages").adopt(phys, order);
+  }
+
+  /**
+   * True when every page of the range is allocated (buddy) or reserved at boot (memblock).
+   * Memory preserved by the previous kernel but not yet restored does not count: it belongs to
+   * nobody until a driver restores it.
+   */
+  isInUse(phys: PhysAddr, size: number): boolean {
+    this.assertAlive("isInUse");
+    return (
+      this.memblock.isReserved(phys, size, [KHO_PRESERVED_LABEL]) ||
+      this.pageAllocator("isInUse").isAllocated(phys, size)
+    );
+  }
+
+  /** Bytes the page allocator has free. */
+  freeBytes(): number {
+    return this.pageAllocator("freeBytes").freeBytes();
+  }
+
+  /** The page allocator itself, for inspection in tests. */
+  get pages(): BuddyAllocator {
+    return this.pageAllocator("pages");
+  }
+
+  // ---- kexec -----------------------------------------------------------------------------------
+
+  /** Registers a subsystem that contributes kept memory and boot data at reboot. */
+  addRebootParticipant(participant: RebootParticipant): void {
+    this.assertAlive("addRebootParticipant");
+    this.participants.push(participant);
+  }
+
+  /**
+   * Stages the next kernel (mirrors `kexec_file_load`). Separate from preparing the handover and
+   * from {@link Kernel.reboot}; may be called again to replace the staged build.
+   */
+  kexecLoad(build: KernelBuild, options: { cmdline?: string } = {}): void {
+    this.assertAlive("kexecLoad");
+    this.loaded = { build, cmdline: options.cmdline ?? this.cmdline.text };
+  }
+
+  /** Unloads a staged kernel (mirrors `kexec -u`). */
+  kexecUnload(): void {
+    this.assertAlive("kexecUnload");
+    this.loaded = undefined;
+  }
+
+  /** The staged build, if any. */
+  get kexecLoaded(): KernelBuild | undefined {
+    return this.loaded?.build;
+  }
+
+  /**
+   * Reboots into the kexec-loaded build. This kernel is gone afterwards. Memory that no participant
+   * asked to keep is poisoned (unless disabled); reserved firmware regions are never touched.
+   *
+   * @throws {@link KexecNotLoadedError} when nothing is loaded.
+   */
+  reboot(): KexecHandoff {
+    this.assertAlive("reboot");
+    if (this.loaded === undefined) throw new KexecNotLoadedError(this.bootId);
+    const keep: PhysRange[] = [];
+    let bootData: BootData | undefined;
+    for (const participant of this.participants) {
+      const contribution = participant.prepareReboot();
+      keep.push(...contribution.keep);
+      bootData = contribution.bootData ?? bootData;
+    }
+    this.stageValue = "gone";
+    this.buddy = undefined;
+    let poisonedBytes = 0;
+    if (this.poisonOnReboot) {
+      for (const range of subtractRanges(this.machine.memoryMap.ram(), mergeRanges(keep))) {
+        this.machine.memory.fill(range.base, range.size, POISON_BYTE);
+        poisonedBytes += range.size;
+      }
+    }
+    return {
+      machine: this.machine,
+      build: this.loaded.build,
+      cmdline: this.loaded.cmdline,
+      bootData,
+      previousBootId: this.bootId,
+      poisonedBytes,
+    };
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private pageAllocator(what: string): BuddyAllocator {
+    this.assertAlive(what);
+    if (this.buddy === undefined) throw new BootStageError(what, this.stageValue);
+    return this.buddy;
+  }
+
+  /** Reserves the kernel image and the memmap, as `setup_arch` and `mm_core_init` do. */
+  private reserveKernelMemory(): void {
+    const imageSize = alignUp(this.build.imageSize ?? DEFAULT_KERNEL_IMAGE_SIZE, PAGEBLOCK_SIZE);
+    const memmapSize = alignUp(
+      (this.machine.memoryMap.totalRam() / PAGE_SIZE) * STRUCT_PAGE_SIZE,
+      PAGEBLOCK_SIZE,
+    );
+    if (this.memblock.isScratchOnly()) {
+      // kexec placed the image inside scratch (kho_locate_mem_hole); KASLR picks within it.
+      this.memblock.alloc(imageSize, PAGEBLOCK_SIZE, "kernel-image");
+    } else if (this.machine.memoryMap.isRam(LOAD_PHYSICAL_ADDR, imageSize)) {
+      this.memblock.reserve(LOAD_PHYSICAL_ADDR, imageSize, "kernel-image");
+    } else {
+      this.memblock.alloc(imageSize, PAGEBLOCK_SIZE, "kernel-image");
+    }
+    this.memblock.alloc(memmapSize, PAGEBLOCK_SIZE, "memmap");
+  }
+}
