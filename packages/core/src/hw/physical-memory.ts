@@ -169,6 +169,7 @@ export class PhysicalMemory {
 
   /** Copies `length` bytes starting at `phys` into a new array. */
   read(phys: PhysAddr, length: number): Uint8Array {
+    this.checkRange(phys, length);
     const out = new Uint8Array(length);
     this.readInto(phys, out);
     return out;

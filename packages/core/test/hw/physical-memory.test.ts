@@ -1,0 +1,158 @@
+import { mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  BadAccessError,
+  exportMemoryImage,
+  GiB,
+  Machine,
+  MemoryMap,
+  MemoryMapError,
+  MiB,
+  NotMemoryError,
+  PhysicalMemory,
+  parseSize,
+  SECTION_SIZE,
+  SizeParseError,
+  TiB,
+} from "@liveupdate/core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+
+describe("PhysicalMemory", () => {
+  it("reads and writes little-endian scalars, including across 2 MiB sections", () => {
+    const memory = new PhysicalMemory(MemoryMap.standardX86(64 * MiB));
+    memory.writeU64(0x100000, 0x1122334455667788n);
+    expect(memory.readU32(0x100000)).toBe(0x55667788);
+    expect(memory.readU32(0x100004)).toBe(0x11223344);
+    expect(memory.readU16(0x100006)).toBe(0x1122);
+    expect(memory.readU8(0x100007)).toBe(0x11);
+    const edge = 4 * SECTION_SIZE - 3;
+    memory.writeU64(edge, 0xfedcba9876543210n);
+    expect(memory.readU64(edge)).toBe(0xfedcba9876543210n);
+    memory.writeU32(edge + 1, 0xdeadbeef);
+    expect(memory.readU32(edge + 1)).toBe(0xdeadbeef);
+    memory.writeU16(4 * SECTION_SIZE - 1, 0xabcd);
+    expect(memory.readU16(4 * SECTION_SIZE - 1)).toBe(0xabcd);
+  });
+
+  it("is sparse: a 1 TiB machine costs only the sections touched", () => {
+    const machine = new Machine({ memory: TiB });
+    machine.memory.writeU32(900 * GiB, 7);
+    machine.memory.fill(10 * GiB, 100 * GiB, 0x6b);
+    expect(machine.memory.readU8(50 * GiB)).toBe(0x6b);
+    expect(machine.memory.readU32(900 * GiB)).toBe(7);
+    expect(machine.memory.backedBytes()).toBe(SECTION_SIZE);
+  });
+
+  it("refuses accesses outside memory and malformed addresses with typed errors", () => {
+    const memory = new PhysicalMemory(MemoryMap.standardX86(8 * GiB));
+    expect(() => memory.readU32(3.5 * GiB)).toThrow(NotMemoryError); // the MMIO hole
+    expect(() => memory.readU8(9 * GiB + 1)).toThrow(NotMemoryError);
+    expect(() => memory.write(3 * GiB - 2, new Uint8Array(4))).toThrow(NotMemoryError);
+    expect(() => memory.readU32(-4)).toThrow(BadAccessError);
+    expect(() => memory.readU32(4096.5)).toThrow(BadAccessError);
+    expect(() => memory.read(0x1000, -1)).toThrow(BadAccessError);
+    expect(() => memory.view(2 * MiB - 8, 16)).toThrow(BadAccessError);
+  });
+
+  it("matches a byte-array model under random writes, fills and copies", () => {
+    const size = 8 * MiB;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({
+              kind: fc.constant("write" as const),
+              at: fc.nat(size - 1),
+              bytes: fc.uint8Array({ maxLength: 64 }),
+            }),
+            fc.record({
+              kind: fc.constant("fill" as const),
+              at: fc.nat(size - 1),
+              length: fc.nat(3 * MiB),
+              byte: fc.nat(255),
+            }),
+            fc.record({
+              kind: fc.constant("u64" as const),
+              at: fc.nat(size - 8),
+              value: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+            }),
+            fc.record({
+              kind: fc.constant("copy" as const),
+              from: fc.nat(size - 1),
+              to: fc.nat(size - 1),
+              length: fc.nat(4096),
+            }),
+          ),
+          { maxLength: 30 },
+        ),
+        (operations) => {
+          const memory = new PhysicalMemory(new MemoryMap([{ base: 0, size, type: "ram" }]));
+          const model = new Uint8Array(size);
+          for (const op of operations) {
+            if (op.kind === "write") {
+              const bytes = op.bytes.subarray(0, size - op.at);
+              memory.write(op.at, bytes);
+              model.set(bytes, op.at);
+            } else if (op.kind === "fill") {
+              const length = Math.min(op.length, size - op.at);
+              memory.fill(op.at, length, op.byte);
+              model.fill(op.byte, op.at, op.at + length);
+            } else if (op.kind === "u64") {
+              memory.writeU64(op.at, op.value);
+              new DataView(model.buffer).setBigUint64(op.at, op.value, true);
+            } else {
+              const length = Math.min(op.length, size - op.from, size - op.to);
+              memory.copy(op.to, op.from, length);
+              model.copyWithin(op.to, op.from, op.from + length);
+            }
+          }
+          expect(Buffer.compare(memory.read(0, size), model)).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it("exports a sparse image whose offsets are physical addresses", () => {
+    const machine = new Machine({ memory: "8G" });
+    machine.memory.writeU32(5 * GiB + 12, 0xcafef00d);
+    const path = join(mkdtempSync(join(tmpdir(), "lu-img-")), "memory.img");
+    const written = exportMemoryImage(machine.memory, path);
+    const stat = statSync(path);
+    expect(stat.size).toBe(machine.memoryMap.end());
+    expect(written).toBe(SECTION_SIZE);
+    expect(stat.blocks * 512).toBeLessThan(16 * MiB);
+  });
+});
+
+describe("MemoryMap and sizes", () => {
+  it("lays out RAM around the PCI hole like a PC", () => {
+    const map = MemoryMap.standardX86(8 * GiB);
+    expect(map.totalRam()).toBe(8 * GiB - MiB);
+    expect(map.isRam(3 * GiB - 4096, 4096)).toBe(true);
+    expect(map.isRam(3 * GiB, 4096)).toBe(false);
+    expect(map.isRam(4 * GiB, 4096)).toBe(true);
+    expect(map.regionAt(0)?.type).toBe("reserved");
+  });
+
+  it("rejects overlapping or unaligned maps", () => {
+    expect(
+      () =>
+        new MemoryMap([
+          { base: 0, size: 8192, type: "ram" },
+          { base: 4096, size: 8192, type: "ram" },
+        ]),
+    ).toThrow(MemoryMapError);
+    expect(() => new MemoryMap([{ base: 10, size: 4096, type: "ram" }])).toThrow(MemoryMapError);
+  });
+
+  it("parses sizes like memparse", () => {
+    expect(parseSize("64G")).toBe(64 * GiB);
+    expect(parseSize("512M")).toBe(512 * MiB);
+    expect(parseSize("0x1000")).toBe(4096);
+    expect(parseSize("16MiB")).toBe(16 * MiB);
+    expect(() => parseSize("lots")).toThrow(SizeParseError);
+  });
+});
