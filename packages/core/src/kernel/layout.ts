@@ -57,4 +57,23 @@ export class VirtualLayout {
   static looksVirtual(value: bigint): boolean {
     return value >= PAGE_OFFSET_BASE && value <= 0xffff_ffff_ffff_ffffn;
   }
+
+  /**
+   * Offsets of every 8-byte-aligned little-endian u64 in `bytes` that looks like a kernel virtual
+   * address. Handover data must hold physical addresses only (the next boot's layout differs); run
+   * this over serialized state in tests to catch a leaked pointer.
+   *
+   * @example
+   * ```ts
+   * expect(VirtualLayout.findVirtualAddresses(blob)).toEqual([]);
+   * ```
+   */
+  static findVirtualAddresses(bytes: Uint8Array): number[] {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const hits: number[] = [];
+    for (let offset = 0; offset + 8 <= bytes.length; offset += 8) {
+      if (VirtualLayout.looksVirtual(view.getBigUint64(offset, true))) hits.push(offset);
+    }
+    return hits;
+  }
 }

@@ -168,3 +168,14 @@ describe("kho_scratch= and scratch sizing", () => {
     );
   });
 });
+
+describe("virtual addresses in handover data", () => {
+  it("are found by findVirtualAddresses, physical ones are not", () => {
+    const kernel = Kernel.boot(new Machine({ memory: "1G" }), { build, seed: 9 });
+    const blob = new Uint8Array(32);
+    const view = new DataView(blob.buffer);
+    view.setBigUint64(0, 0x1234000n, true);
+    view.setBigUint64(16, kernel.layout.physToVirt(0x1234000), true);
+    expect(VirtualLayout.findVirtualAddresses(blob)).toEqual([16]);
+  });
+});
