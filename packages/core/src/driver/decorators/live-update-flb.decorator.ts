@@ -1,0 +1,35 @@
+import "reflect-metadata";
+import { injectable } from "tsyringe";
+import { normalizeHandlerOptions } from "../metadata.js";
+import { FLB_METADATA } from "../metadata-keys.js";
+import type { FlbClass, LiveUpdateFlbOptions } from "../types.js";
+
+/**
+ * Declares File-Lifecycle-Bound shared state (upstream's FLB): driver-global state many objects
+ * need — e.g. iommufd's table of domains shared by many devices. Drivers list it in
+ * `@LiveUpdateDriver({ flbs: [...] })`. It is preserved (prepared, serialized) with the first
+ * preserved object that needs it, frozen after the last of them froze, cancelled after the last was
+ * cancelled, restored in the new kernel before the first of them restores, and finished after the
+ * last finished. One instance per boot; drivers receive it by constructor injection.
+ *
+ * Hooks: `@Prepare()`, `@Serialize()` (required), `@Freeze()`, `@Cancel()`, `@Restore()`
+ * (required), `@Finish()` — or methods `onPrepare(ctx)`, `onSerialize(ctx)`, … (no object argument).
+ *
+ * @param options - schema, versions, restore policy (see {@link LiveUpdateFlbOptions}).
+ * @throws {@link DriverDeclarationError} when the options are invalid.
+ * @example
+ * ```ts
+ * @LiveUpdateFlb({ schema: DomainTableSchema })
+ * class DomainTable implements OnFlbSerialize<DomainTableV1>, OnFlbRestore<DomainTableV1> {
+ *   domains = new Map<number, number>();
+ *   onSerialize() { return { domains: [...this.domains].map(([id, root]) => ({ id, root: BigInt(root) })) }; }
+ *   onRestore(state: DomainTableV1) { for (const d of state.domains) this.domains.set(d.id, Number(d.root)); }
+ * }
+ * ```
+ */
+export function LiveUpdateFlb(options: LiveUpdateFlbOptions): <C extends FlbClass>(target: C) => void {
+  return (target) => {
+    Reflect.defineMetadata(FLB_METADATA, normalizeHandlerOptions("flb", target, options), target);
+    injectable()(target as unknown as new (...args: unknown[]) => unknown);
+  };
+}

@@ -1,0 +1,378 @@
+import { hex, LiveUpdateError } from "../../common/errors.js";
+import type { ScalarName } from "../declare/types.js";
+import {
+  SchemaBadStringError,
+  SchemaBudgetExceededError,
+  SchemaCountOverflowError,
+  type SchemaErrorContext,
+  SchemaInvalidValueError,
+  SchemaInvariantError,
+  SchemaMemoryError,
+  SchemaMemoryRequiredError,
+  SchemaNullPointerError,
+  SchemaPointerCycleError,
+  SchemaPointerMisalignedError,
+  SchemaPointerNotPreservedError,
+  SchemaPointerRangeError,
+  SchemaPointerSharedError,
+  SchemaReservedNonZeroError,
+} from "../errors.js";
+import type { SchemaMemory } from "../memory/memory.js";
+import { RangeSet } from "../memory/ranges.js";
+import { DEFAULT_DECODE_BUDGET, type DecodeBudget } from "./budget.js";
+
+/** Who is encoding or decoding, for error contexts. */
+export interface CodecLabel {
+  /** Driver (versioned schema) name or root struct name. */
+  readonly driver: string;
+  /** Schema version, when the codec belongs to a versioned schema. */
+  readonly version?: number;
+}
+
+/** Per-decode mutable state: memory, budgets, and the pointee ranges seen (for cycle/sharing checks). */
+export class DecodeState {
+  depth = 0;
+  pointees = 0;
+  bytes = 0;
+  readonly active = new RangeSet();
+  readonly visited = new RangeSet();
+  readonly maxDepth: number;
+  readonly maxPointees: number;
+  readonly maxBytes: number;
+
+  constructor(
+    readonly memory: SchemaMemory | null,
+    budget: DecodeBudget = {},
+  ) {
+    this.maxDepth = budget.maxDepth ?? DEFAULT_DECODE_BUDGET.maxDepth;
+    this.maxPointees = budget.maxPointees ?? DEFAULT_DECODE_BUDGET.maxPointees;
+    this.maxBytes = budget.maxBytes ?? DEFAULT_DECODE_BUDGET.maxBytes;
+  }
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const MAX_SCRATCH = 1 << 30;
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+const utf8Encoder = new TextEncoder();
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Status codes of {@link CodecRuntime.writeChars} / {@link CodecRuntime.readChars}. */
+const CHARS_PROBLEMS: Record<number, string> = {
+  1: "expected a string",
+  2: "string contains a NUL character",
+  3: "string does not fit",
+  4: "string is not well-formed UTF-16 (lone surrogate)",
+  5: "no NUL terminator",
+  6: "non-zero byte after the NUL terminator",
+  7: "invalid UTF-8",
+};
+
+function describe(value: unknown): string {
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
+  if (Array.isArray(value)) return `array(${value.length})`;
+  if (value === null) return "null";
+  if (typeof value === "object") return "object";
+  return String(value);
+}
+
+/**
+ * The helper object generated codecs call: failure paths (which build typed errors with the field
+ * path), string and pointer handling. Hot paths never go through it for plain scalars.
+ *
+ * @internal
+ */
+export class CodecRuntime {
+  constructor(readonly label: CodecLabel) {}
+
+  /** Joins a path prefix and a relative suffix such as `.extents[3]`. */
+  path(base: string, rel: string): string {
+    if (base === "") return rel.startsWith(".") ? rel.slice(1) : rel;
+    return base + rel;
+  }
+
+  ctx(path: string, extra: Record<string, unknown> = {}): SchemaErrorContext {
+    const c: Record<string, unknown> = { driver: this.label.driver };
+    if (this.label.version !== undefined) c.version = this.label.version;
+    c.path = path;
+    return Object.assign(c, extra);
+  }
+
+  failScalar(path: string, scalar: ScalarName, value: unknown): never {
+    const big = scalar === "u64" || scalar === "i64";
+    const typeOk = big ? typeof value === "bigint" : typeof value === "number" && Number.isInteger(value);
+    if (!typeOk) {
+      throw new SchemaInvalidValueError(
+        `expected ${big ? "a bigint" : "an integer number"} for ${scalar}, got ${describe(value)}`,
+        this.ctx(path, { expected: scalar }),
+      );
+    }
+    throw new SchemaInvariantError(
+      `${describe(value)} is outside the range of ${scalar}`,
+      this.ctx(path, { rule: "range", value }),
+    );
+  }
+
+  failInvariant(path: string, rule: string, value: unknown, detail: string): never {
+    throw new SchemaInvariantError(
+      `${describe(value)} violates ${rule} ${detail}`,
+      this.ctx(path, { rule, value }),
+    );
+  }
+
+  failType(path: string, expected: string, value: unknown): never {
+    throw new SchemaInvalidValueError(
+      `expected ${expected}, got ${describe(value)}`,
+      this.ctx(path, { expected }),
+    );
+  }
+
+  failBoolByte(path: string, byte: number): never {
+    throw new SchemaInvariantError(
+      `bool byte ${byte} is neither 0 nor 1`,
+      this.ctx(path, { rule: "bool", value: byte }),
+    );
+  }
+
+  failReserved(path: string): never {
+    throw new SchemaReservedNonZeroError("reserved or padding bytes are not zero", this.ctx(path));
+  }
+
+  failChars(path: string, code: number, value?: unknown): never {
+    throw new SchemaBadStringError(
+      `${CHARS_PROBLEMS[code] ?? "bad string"}${value === undefined ? "" : `: ${describe(value)}`}`,
+      this.ctx(path),
+    );
+  }
+
+  failNull(path: string): never {
+    throw new SchemaNullPointerError("null pointer where the declaration requires a pointee", this.ctx(path));
+  }
+
+  failDangling(path: string, phys: number): never {
+    throw new SchemaNullPointerError(
+      `non-null pointer ${hex(phys)} with a zero count/length`,
+      this.ctx(path, { phys }),
+    );
+  }
+
+  failPointerRange(path: string, hi: number, lo: number): never {
+    const phys = (BigInt(hi) << 32n) | BigInt(lo);
+    throw new SchemaPointerRangeError(`pointer ${hex(phys)} is above 2^53 - 1`, this.ctx(path, { phys }));
+  }
+
+  failCountRange(path: string, count: bigint): never {
+    throw new SchemaCountOverflowError(
+      `count ${count} does not fit a safe integer`,
+      this.ctx(path, { count }),
+    );
+  }
+
+  failCountMismatch(path: string, countField: string, expected: number, actual: number): never {
+    throw new SchemaInvariantError(
+      `length ${actual} differs from ${expected}, the length of another array sharing count field ${countField}`,
+      this.ctx(path, { rule: "countMismatch", countField, value: actual }),
+    );
+  }
+
+  failCount(path: string, countField: string, rule: string, length: number, detail: string): never {
+    throw new SchemaInvariantError(
+      `length ${length} violates ${rule} ${detail} of count field ${countField}`,
+      this.ctx(path, { rule, countField, value: length }),
+    );
+  }
+
+  /** True when `n` bytes of `u8` from `off` are all zero. */
+  allZero(u8: Uint8Array, off: number, n: number): boolean {
+    for (let i = off, end = off + n; i < end; i++) if (u8[i] !== 0) return false;
+    return true;
+  }
+
+  /** Writes a `char[n]` field; returns 0 or a problem code for {@link CodecRuntime.failChars}. */
+  writeChars(value: unknown, u8: Uint8Array, off: number, n: number, terminated: boolean): number {
+    if (typeof value !== "string") return 1;
+    const room = terminated ? n - 1 : n;
+    let j = 0;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) return this.writeCharsSlow(value, u8, off, n, room);
+      if (c === 0) return 2;
+      if (j >= room) return 3;
+      u8[off + j++] = c;
+    }
+    u8.fill(0, off + j, off + n);
+    return 0;
+  }
+
+  private writeCharsSlow(value: string, u8: Uint8Array, off: number, n: number, room: number): number {
+    if (LONE_SURROGATE.test(value)) return 4;
+    if (value.includes("\0")) return 2;
+    const bytes = utf8Encoder.encode(value);
+    if (bytes.length > room) return 3;
+    u8.set(bytes, off);
+    u8.fill(0, off + bytes.length, off + n);
+    return 0;
+  }
+
+  /** Reads a `char[n]` field; returns the string or a problem code for {@link CodecRuntime.failChars}. */
+  readChars(u8: Uint8Array, off: number, n: number, terminated: boolean): string | number {
+    const end = off + n;
+    let z = off;
+    let ascii = true;
+    while (z < end && u8[z] !== 0) {
+      if (u8[z]! >= 0x80) ascii = false;
+      z++;
+    }
+    if (z === end && terminated) return 5;
+    for (let i = z + 1; i < end; i++) if (u8[i] !== 0) return 6;
+    if (ascii) {
+      let s = "";
+      for (let i = off; i < z; i++) s += String.fromCharCode(u8[i]!);
+      return s;
+    }
+    try {
+      return utf8Decoder.decode(u8.subarray(off, z));
+    } catch {
+      return 7;
+    }
+  }
+
+  /** A zeroed scratch buffer for `count` elements of `size` bytes (refuses absurd totals). */
+  scratch(count: number, size: number, path: string): Uint8Array {
+    const total = count * size;
+    if (total > MAX_SCRATCH) {
+      throw new SchemaCountOverflowError(
+        `pointee of ${count} × ${size} bytes is too large to encode`,
+        this.ctx(path, { count, elementSize: size }),
+      );
+    }
+    return new Uint8Array(total);
+  }
+
+  /**
+   * Allocates preserved memory for an encoded pointee, writes it, and returns its physical address.
+   */
+  store(memory: SchemaMemory | null, bytes: Uint8Array, align: number, path: string): number {
+    if (memory === null) {
+      throw new SchemaMemoryRequiredError(
+        "a pointer must be written but no SchemaMemory was given",
+        this.ctx(path),
+      );
+    }
+    let phys: number;
+    try {
+      phys = memory.allocate(bytes.length, align);
+    } catch (e) {
+      throw this.memoryFailure(e, "allocate", path);
+    }
+    if (!Number.isSafeInteger(phys) || phys <= 0 || phys % align !== 0 || phys + bytes.length > MAX_SAFE) {
+      throw new SchemaMemoryError(
+        `allocate returned an unusable address ${String(phys)}`,
+        this.ctx(path, { phys, align }),
+      );
+    }
+    try {
+      memory.write(phys, bytes);
+    } catch (e) {
+      throw this.memoryFailure(e, "write", path);
+    }
+    return phys;
+  }
+
+  private memoryFailure(e: unknown, op: string, path: string): Error {
+    if (e instanceof LiveUpdateError) return e;
+    return new SchemaMemoryError(`SchemaMemory.${op} failed: ${String(e)}`, this.ctx(path), { cause: e });
+  }
+
+  /**
+   * Checks and follows a pointer to `count` elements of `size` bytes aligned to `align`: overflow,
+   * alignment, preservation, cycles/sharing and budgets, in that order. Returns the pointee bytes.
+   */
+  deref(
+    state: DecodeState | null,
+    phys: number,
+    count: number,
+    size: number,
+    align: number,
+    path: string,
+  ): Uint8Array {
+    if (state === null || state.memory === null) {
+      throw new SchemaMemoryRequiredError(
+        "a pointer must be followed but no SchemaMemory was given",
+        this.ctx(path, { phys }),
+      );
+    }
+    const total = count * size;
+    if (!Number.isSafeInteger(total) || phys + total > MAX_SAFE) {
+      throw new SchemaCountOverflowError(
+        `pointee of ${count} × ${size} bytes at ${hex(phys)} overflows the address space`,
+        this.ctx(path, { phys, count, elementSize: size }),
+      );
+    }
+    if (phys % align !== 0) {
+      throw new SchemaPointerMisalignedError(
+        `pointer ${hex(phys)} is not ${align}-byte aligned`,
+        this.ctx(path, { phys, align }),
+      );
+    }
+    let preserved: boolean;
+    try {
+      preserved = state.memory.isPreserved(phys, total) === true;
+    } catch (e) {
+      throw this.memoryFailure(e, "isPreserved", path);
+    }
+    if (!preserved) {
+      throw new SchemaPointerNotPreservedError(
+        `pointee [${hex(phys)}, ${hex(phys + total)}) is not in preserved memory`,
+        this.ctx(path, { phys, length: total }),
+      );
+    }
+    if (state.active.overlaps(phys, total)) {
+      throw new SchemaPointerCycleError(
+        `pointer ${hex(phys)} leads back into a pointee being decoded`,
+        this.ctx(path, { phys }),
+      );
+    }
+    if (state.visited.overlaps(phys, total)) {
+      throw new SchemaPointerSharedError(
+        `pointee at ${hex(phys)} overlaps an already decoded pointee`,
+        this.ctx(path, { phys }),
+      );
+    }
+    if (state.depth + 1 > state.maxDepth) this.failBudget(path, "maxDepth", state.maxDepth);
+    if (state.pointees + 1 > state.maxPointees) this.failBudget(path, "maxPointees", state.maxPointees);
+    if (state.bytes + total > state.maxBytes) this.failBudget(path, "maxBytes", state.maxBytes);
+    let bytes: Uint8Array;
+    try {
+      bytes = state.memory.read(phys, total);
+    } catch (e) {
+      throw this.memoryFailure(e, "read", path);
+    }
+    if (!(bytes instanceof Uint8Array) || bytes.length !== total) {
+      throw new SchemaMemoryError(
+        `SchemaMemory.read returned the wrong number of bytes`,
+        this.ctx(path, { phys, length: total }),
+      );
+    }
+    state.active.add(phys, phys + total);
+    state.visited.add(phys, phys + total);
+    state.depth++;
+    state.pointees++;
+    state.bytes += total;
+    return bytes;
+  }
+
+  /** Marks a pointee as fully decoded (no longer part of the active pointer chain). */
+  leave(state: DecodeState, phys: number, length: number): void {
+    state.active.remove(phys, phys + length);
+    state.depth--;
+  }
+
+  private failBudget(path: string, budget: string, limit: number): never {
+    throw new SchemaBudgetExceededError(
+      `decode budget ${budget} (${limit}) exceeded`,
+      this.ctx(path, { budget, limit }),
+    );
+  }
+}

@@ -1,0 +1,190 @@
+import { describe, expect, it } from "vitest";
+import type { Machine } from "../../src/hw/machine.js";
+import { PAGE_SIZE } from "../../src/hw/units.js";
+import type { BootData } from "../../src/kernel/boot-data.js";
+import { defineKernelBuild, type KernelBuild } from "../../src/kernel/build.js";
+import { decodeFdt } from "../../src/kho/fdt/parser.js";
+import {
+  LuoFolioNotOwnedError,
+  LuoHandoverCorruptError,
+  LuoObjectResetError,
+  LuoRestoreAbortedError,
+} from "../../src/luo/errors.js";
+import { LUO_SUBTREE, LuoFileV1, LuoHandoverV1, LuoSessionV1 } from "../../src/luo/handover-schema.js";
+import { layoutOf } from "../../src/schema/index.js";
+import {
+  BridgeDriver,
+  type Counter,
+  CounterDriver,
+  CounterDriverReset,
+  type World,
+  world,
+} from "./fixtures.js";
+
+const offsetOf = (struct: Parameters<typeof layoutOf>[0], field: string): number =>
+  layoutOf(struct).structs[0]!.fields.find((f) => f.name === field)!.offset;
+
+/** Raw view of the orchestrator's handover in memory, to play the hostile old kernel. */
+function luoHandover(machine: Machine, bootData: BootData) {
+  const memory = machine.memory;
+  const root = decodeFdt(memory.read(bootData.fdtAddr, bootData.fdtSize));
+  const subtreePhys = Number(root.root.child(LUO_SUBTREE)!.getU64le("fdt"));
+  const size = new DataView(memory.read(subtreePhys + 4, 4).buffer).getUint32(0, false);
+  const subtree = decodeFdt(memory.read(subtreePhys, size)).root;
+  const header = Number(subtree.getU64le("luo-data"));
+  const sessionSize = layoutOf(LuoSessionV1).size;
+  const fileSize = layoutOf(LuoFileV1).size;
+  const sessions = Number(memory.readU64(header + offsetOf(LuoHandoverV1, "sessions")));
+  const flbs = Number(memory.readU64(header + offsetOf(LuoHandoverV1, "flbs")));
+  return {
+    header,
+    flbs,
+    /** Physical address of file `f` of session `s`. */
+    file(s: number, f: number): number {
+      const files = Number(memory.readU64(sessions + s * sessionSize + offsetOf(LuoSessionV1, "files")));
+      return files + f * fileSize;
+    },
+    /** Physical address of the serialized state of file `f` of session `s`. */
+    data(s: number, f: number): number {
+      return Number(memory.readU64(this.file(s, f) + offsetOf(LuoFileV1, "data")));
+    },
+  };
+}
+
+/** Preserves two counters (tokens 1, 2) and reboots into `target` without booting it yet. */
+function rebootWithCounters(
+  w: World,
+  running: KernelBuild,
+  target: KernelBuild,
+  Driver: typeof CounterDriver,
+) {
+  const a = w.boot(running);
+  const counters = a.driver(Driver);
+  const c1 = counters.create(1);
+  const c2 = counters.create(2);
+  const s = a.luo.createSession("vm");
+  s.preserve(1, c1);
+  s.preserve(2, c2);
+  a.kernel.kexecLoad(target);
+  const handoff = a.luo.reboot();
+  const boot = (build: KernelBuild = handoff.build) =>
+    w.boot(build, { bootData: handoff.bootData!, cmdline: handoff.cmdline, seed: 3 });
+  return { a, c1, c2, handoff, boot, raw: luoHandover(w.machine, handoff.bootData!) };
+}
+
+const resetBuild = defineKernelBuild({ version: "reset", drivers: [CounterDriverReset] });
+const abortBuild = defineKernelBuild({ version: "abort", drivers: [CounterDriver] });
+
+describe("restore policies", () => {
+  it("reset: drops an object whose state is invalid, releases its memory and reports it", () => {
+    const w = world("512M");
+    const { c1, c2, boot, raw } = rebootWithCounters(w, resetBuild, resetBuild, CounterDriverReset);
+    // The state of token 1 names a page that was never preserved for it.
+    w.machine.memory.writeU64(raw.data(0, 0), 0x10_0000n);
+    const b = boot();
+    expect(b.luo.resets).toHaveLength(1);
+    const report = b.luo.resets[0]!;
+    expect(report).toMatchObject({
+      driver: "counter",
+      session: "vm",
+      token: 1n,
+      compatible: "counter-v2",
+      code: "LUO_FOLIO_NOT_OWNED",
+    });
+    expect(report.releasedBytes).toBe(2 * PAGE_SIZE); // its state page and its own page
+    expect(b.kernel.isInUse(c1.page, PAGE_SIZE)).toBe(false);
+    expect(b.timeline.events.some((e) => e.kind === "reset")).toBe(true);
+    const vm = b.luo.retrieveSession("vm");
+    expect(() => vm.retrieve(1)).toThrow(LuoObjectResetError);
+    expect(vm.status(1)).toBe("reset");
+    expect((vm.retrieve(2) as Counter).page).toBe(c2.page);
+    vm.finish();
+    expect(b.luo.phase).toBe("NORMAL");
+  });
+
+  it("abort: the same corruption fails the update loudly, naming driver, session and token", () => {
+    const w = world("512M");
+    const { boot, raw } = rebootWithCounters(w, abortBuild, abortBuild, CounterDriver);
+    w.machine.memory.writeU64(raw.data(0, 1), 0x10_0000n);
+    let error: unknown;
+    try {
+      boot();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(LuoRestoreAbortedError);
+    expect((error as LuoRestoreAbortedError).context).toMatchObject({
+      driver: "counter",
+      session: "vm",
+      token: 2n,
+    });
+    expect((error as LuoRestoreAbortedError).cause).toBeInstanceOf(LuoFolioNotOwnedError);
+  });
+
+  it("uses the policy recorded by the old kernel when the new build has no handler", () => {
+    const other = defineKernelBuild({ version: "other", drivers: [BridgeDriver, CounterDriverReset] });
+    const noCounter = defineKernelBuild({ version: "no-counter", drivers: [] });
+    const w = world("512M");
+    const { boot } = rebootWithCounters(w, resetBuild, other, CounterDriverReset);
+    const b = boot(noCounter);
+    expect(b.luo.resets.map((r) => [r.compatible, r.code])).toEqual([
+      ["counter-v2", "LUO_NO_HANDLER"],
+      ["counter-v2", "LUO_NO_HANDLER"],
+      ["counter-table-v1", "LUO_FLB_UNUSED"],
+    ]);
+    expect(b.luo.resets.every((r) => r.releasedBytes > 0)).toBe(true);
+
+    const w2 = world("512M");
+    const strict = rebootWithCounters(w2, abortBuild, abortBuild, CounterDriver);
+    expect(() => strict.boot(noCounter)).toThrow(LuoRestoreAbortedError);
+  });
+
+  it("an FLB that cannot be restored takes its users down with it (per their policy)", () => {
+    const w = world("512M");
+    const { boot, raw } = rebootWithCounters(w, resetBuild, resetBuild, CounterDriverReset);
+    // flbs[0].data = 0
+    w.machine.memory.writeU64(raw.flbs + 48, 0n);
+    const b = boot();
+    expect(b.luo.resets.map((r) => [r.driver, r.token])).toEqual([
+      ["counter-table", undefined],
+      ["counter", 1n],
+      ["counter", 2n],
+    ]);
+    expect(b.luo.phase).toBe("UPDATED");
+    b.luo.retrieveSession("vm").finish();
+    expect(b.luo.phase).toBe("NORMAL");
+  });
+});
+
+describe("restore trusts nothing", () => {
+  it("rejects a corrupt orchestrator handover with a typed error", () => {
+    const w = world("512M");
+    const { boot, raw } = rebootWithCounters(w, resetBuild, resetBuild, CounterDriverReset);
+    w.machine.memory.writeU32(raw.header, 0xffff_ffff); // nr_sessions
+    expect(() => boot()).toThrow(LuoHandoverCorruptError);
+  });
+
+  it("refuses folios an object lists but never preserved, and folios claimed twice", () => {
+    const w = world("512M");
+    const { boot, raw } = rebootWithCounters(w, resetBuild, resetBuild, CounterDriverReset);
+    const memory = w.machine.memory;
+    const folios = (f: number) => Number(memory.readU64(raw.file(0, f) + offsetOf(LuoFileV1, "folios")));
+    // Token 1's first folio: claim token 2's first folio instead (both objects become invalid).
+    memory.writeU64(folios(0), memory.readU64(folios(1)));
+    const b = boot();
+    expect(b.luo.resets.map((r) => [r.token, r.code])).toEqual([
+      [1n, "LUO_HANDOVER_CORRUPT"],
+      [2n, "LUO_HANDOVER_CORRUPT"],
+    ]);
+  });
+
+  it("keeps a restore from taking memory listed for another object", () => {
+    const w = world("512M");
+    const { boot, raw, c2 } = rebootWithCounters(w, resetBuild, resetBuild, CounterDriverReset);
+    // Token 1's state points at token 2's page.
+    w.machine.memory.writeU64(raw.data(0, 0), BigInt(c2.page));
+    const b = boot();
+    expect(b.luo.resets[0]).toMatchObject({ token: 1n, code: "LUO_FOLIO_NOT_OWNED" });
+    expect((b.luo.retrieveSession("vm").retrieve(2) as Counter).page).toBe(c2.page);
+  });
+});
