@@ -76,11 +76,17 @@ export interface RebootContribution {
   readonly bootData?: BootData;
 }
 
-/** A subsystem that participates in reboot (KHO). */
+/** A subsystem that participates in reboot (KHO, LUO). */
 export interface RebootParticipant {
   /** Name used in messages. */
   readonly name: string;
-  /** Called once, just before the kernel is torn down. */
+  /**
+   * Called first, on every participant in reverse registration order (later layers first, like a
+   * reboot notifier chain), while the kernel is fully alive. LUO freezes here when a reboot comes
+   * during brownout. Throwing aborts the reboot and leaves the kernel running.
+   */
+  beforeReboot?(): void;
+  /** Called once after every `beforeReboot`, just before the kernel is torn down. */
   prepareReboot(): RebootContribution;
 }
 
@@ -142,6 +148,7 @@ export class Kernel {
   private readonly poisonOnReboot: boolean;
   private readonly participants: RebootParticipant[] = [];
   private loaded: { build: KernelBuild; cmdline: string } | undefined;
+  private panicReason: string | undefined;
 
   private constructor(machine: Machine, options: KernelBootOptions, hooks: EarlyBootHooks) {
     const running = runningKernels.get(machine);
@@ -280,6 +287,7 @@ export class Kernel {
   reboot(): KexecHandoff {
     this.assertAlive("reboot");
     if (this.loaded === undefined) throw new KexecNotLoadedError(this.bootId);
+    for (const participant of [...this.participants].reverse()) participant.beforeReboot?.();
     const keep: PhysRange[] = [];
     let bootData: BootData | undefined;
     for (const participant of this.participants) {
@@ -304,6 +312,24 @@ export class Kernel {
       previousBootId: this.bootId,
       poisonedBytes,
     };
+  }
+
+  /**
+   * Halts this kernel after an unrecoverable error (mirrors `panic()`): it is gone, like after a
+   * reboot, but hands nothing over. Only a cold boot of the machine follows. Returns the reason, so
+   * callers can `throw` their typed error right after.
+   */
+  panic(reason: string): string {
+    this.assertAlive("panic");
+    this.stageValue = "gone";
+    this.buddy = undefined;
+    this.panicReason = reason;
+    return reason;
+  }
+
+  /** Why this kernel panicked, if it did. */
+  get panicked(): string | undefined {
+    return this.panicReason;
   }
 
   // ---- internals -------------------------------------------------------------------------------

@@ -56,13 +56,21 @@ export interface LiveUpdateKernel {
 export function bootLiveUpdateKernel(machine: Machine, options: LiveUpdateBootOptions): LiveUpdateKernel {
   const { container, luo: luoOptions, ...bootOptions } = options;
   const { kernel, kho } = bootKernel(machine, bootOptions);
-  const luo = new Luo({
-    machine,
-    kernel,
-    kho,
-    ...(container !== undefined ? { container } : {}),
-    ...(luoOptions !== undefined ? { options: luoOptions } : {}),
-  });
+  let luo: Luo;
+  try {
+    luo = new Luo({
+      machine,
+      kernel,
+      kho,
+      ...(container !== undefined ? { container } : {}),
+      ...(luoOptions !== undefined ? { options: luoOptions } : {}),
+    });
+  } catch (error) {
+    // Upstream panics when a handover cannot be restored under the `abort` policy; the machine then
+    // needs a cold boot. Any boot-time failure leaves no half-initialised kernel running.
+    kernel.panic(error instanceof Error ? error.message : String(error));
+    throw error;
+  }
   return {
     machine,
     kernel,

@@ -321,7 +321,14 @@ export class Luo {
     }
     this.outOps = this.makeOutgoingOps();
     this.inOps = this.makeIncomingOps();
-    this.kernel.addRebootParticipant({ name: "luo", prepareReboot: () => this.onKernelReboot() });
+    this.kernel.addRebootParticipant({
+      name: "luo",
+      // A reboot during brownout enters blackout from reboot, as the LUO state machine says.
+      beforeReboot: () => {
+        if (this.phaseValue === "PREPARED") this.freeze();
+      },
+      prepareReboot: () => this.onKernelReboot(),
+    });
     if (this.kho.incoming?.subtreeNames().includes(LUO_SUBTREE)) this.restoreHandover();
   }
 
@@ -1130,11 +1137,6 @@ export class Luo {
   }
 
   private onKernelReboot(): { keep: PhysRange[] } {
-    if (this.phaseValue === "PREPARED") {
-      throw new LuoPhaseError("reboot", this.phaseValue, {
-        hint: "freeze first (luo.reboot() and kexecIntoNext() do)",
-      });
-    }
     if (this.phaseValue !== "FROZEN") {
       const count = this.outgoingRecords().length;
       if (count > 0) {

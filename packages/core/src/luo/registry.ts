@@ -12,7 +12,7 @@ import type { DriverClass, DriverMetadata, FlbClass, FlbMetadata, HandlerMetadat
 import type { KernelBuild } from "../kernel/build.js";
 import {
   type Catalog,
-  type KernelBuild as CatalogBuild,
+  type KernelBuildCatalog as CatalogBuild,
   type DriverCatalogEntryInput,
   defineCatalog,
 } from "../schema/catalog/catalog.js";

@@ -5,6 +5,7 @@
  * @module
  */
 
+export * from "./catalog/index.js";
 export { DEFAULT_DECODE_BUDGET, type DecodeBudget } from "./codec/budget.js";
 export { type Codec, codecFor } from "./codec/codec.js";
 export type { CodecLabel } from "./codec/runtime.js";
@@ -52,6 +53,7 @@ export type {
   StructType,
   TypeBase,
 } from "./declare/types.js";
+export * from "./dump/index.js";
 export {
   SchemaBadStringError,
   SchemaBudgetExceededError,
@@ -112,6 +114,7 @@ export {
   type StructRefLayout,
   type TypeLayout,
 } from "./layout/types.js";
+export * from "./lock/index.js";
 export { InMemorySchemaMemory, type InMemorySchemaMemoryOptions } from "./memory/in-memory.js";
 export type { SchemaMemory } from "./memory/memory.js";
 export { RangeSet } from "./memory/ranges.js";
@@ -142,6 +145,3 @@ export {
   type VersionedSchema,
   versionedSchema,
 } from "./versions/versioned.js";
-export * from "./catalog/index.js";
-export * from "./dump/index.js";
-export * from "./lock/index.js";

@@ -119,6 +119,10 @@ describe("restore policies", () => {
       token: 2n,
     });
     expect((error as LuoRestoreAbortedError).cause).toBeInstanceOf(LuoFolioNotOwnedError);
+    // Like a panic: the failed kernel is gone and the machine can be cold booted again.
+    const cold = w.boot(abortBuild);
+    expect(cold.kernel.bootId).toBe(3);
+    expect(cold.luo.phase).toBe("NORMAL");
   });
 
   it("uses the policy recorded by the old kernel when the new build has no handler", () => {

@@ -8,7 +8,6 @@ import {
   LuoNegotiationRefusedError,
   LuoNoTargetError,
   LuoOperationRefusedError,
-  LuoPhaseError,
 } from "../../src/luo/errors.js";
 import { LUO_SUBTREE } from "../../src/luo/handover-schema.js";
 import { NegotiationNoCommonVersionError } from "../../src/schema/catalog/index.js";
@@ -144,16 +143,40 @@ describe("a live update through an actual kexec", () => {
     expect(a.luo.session("vm")!.object(1)).toBe(c1);
   });
 
-  it("needs a kexec-loaded target to prepare and refuses a plain reboot during brownout", () => {
+  it("needs a kexec-loaded target to prepare", () => {
     const w = world();
     const a = w.boot(buildA);
     populate(a);
     expect(() => a.luo.prepare()).toThrow(LuoNoTargetError);
     a.kernel.kexecLoad(buildB);
     a.luo.prepare();
-    expect(() => a.kernel.reboot()).toThrow(LuoPhaseError);
-    expect(a.kernel.stage).toBe("running");
     a.luo.cancel();
+    expect(a.luo.phase).toBe("NORMAL");
+  });
+
+  it("enters blackout from a plain reboot during brownout (FROZEN entered from reboot)", () => {
+    const w = world();
+    const a = w.boot(buildA);
+    populate(a);
+    a.kernel.kexecLoad(buildB);
+    a.luo.prepare();
+    const handoff = a.kernel.reboot();
+    expect(a.kernel.stage).toBe("gone");
+    expect(handoff.bootData).toBeDefined();
+    const b = w.boot(buildB, { bootData: handoff.bootData! });
+    expect(b.luo.phase).toBe("UPDATED");
+    expect(b.luo.retrieveSession("vm").tokens().length).toBeGreaterThan(0);
+  });
+
+  it("keeps the kernel running when the freeze triggered by reboot fails", () => {
+    const w = world();
+    const a = w.boot(buildA);
+    populate(a);
+    a.kernel.kexecLoad(buildB);
+    a.luo.prepare();
+    w.probe.faults.add("counter.freeze:1");
+    expect(() => a.kernel.reboot()).toThrow(LuoHookFailedError);
+    expect(a.kernel.stage).toBe("running");
     expect(a.luo.phase).toBe("NORMAL");
   });
 

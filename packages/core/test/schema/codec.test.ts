@@ -78,7 +78,7 @@ describe("codec: values", () => {
 
   it("is little-endian at C offsets", () => {
     const bytes = codec.encode(sample);
-    const dv = new DataView(bytes.buffer);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     expect(bytes[0]).toBe(255);
     expect(dv.getInt8(1)).toBe(-128);
     expect(dv.getUint16(2, true)).toBe(65535);
@@ -264,12 +264,12 @@ describe("codec: hostile bytes on decode", () => {
   it("checks invariants on decode with the field path", () => {
     const innerAt = placeStruct(Regs).fields.find((f) => f.name === "inner")!.offset;
     const bad = good();
-    new DataView(bad.buffer).setUint32(innerAt, 0, true);
+    new DataView(bad.buffer, bad.byteOffset, bad.byteLength).setUint32(innerAt, 0, true);
     const e = caught(() => codec.decode(bad));
     expect(e).toBeInstanceOf(SchemaInvariantError);
     expect(e.context).toMatchObject({ path: "inner.x", rule: "min", driver: "regs" });
     bad[innerAt + 4] = 3;
-    new DataView(bad.buffer).setUint32(innerAt, 1, true);
+    new DataView(bad.buffer, bad.byteOffset, bad.byteLength).setUint32(innerAt, 1, true);
     expect(caught(() => codec.decode(bad)).context).toMatchObject({ path: "inner.y", rule: "enum" });
   });
 

@@ -110,7 +110,7 @@ function applyMutation(m: Mutation, root: Uint8Array, memory: InMemorySchemaMemo
               ? BigInt(m.pick % 0x4000_0000)
               : BigInt(Math.max(0, (starts[m.pick % Math.max(1, starts.length)] ?? 0) + m.delta * 8));
       const bytes = new Uint8Array(8);
-      new DataView(bytes.buffer).setBigUint64(0, addr, true);
+      new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setBigUint64(0, addr, true);
       if (m.where === "root") {
         if (root.length >= 8) root.set(bytes, (Math.floor(m.at / 8) * 8) % (root.length - 7));
       } else {
@@ -200,7 +200,11 @@ describe("decoder fuzzing", () => {
           for (const l of links) {
             if (base === undefined) break;
             const target = new Uint8Array(8);
-            new DataView(target.buffer).setBigUint64(0, BigInt(base + (l.to % nodes) * NODE_SIZE), true);
+            new DataView(target.buffer, target.byteOffset, target.byteLength).setBigUint64(
+              0,
+              BigInt(base + (l.to % nodes) * NODE_SIZE),
+              true,
+            );
             memory.write(base + (l.from % nodes) * NODE_SIZE + 8 + 8 * l.slot, target);
           }
           for (const m of mutations) bytes = applyMutation(m, bytes, memory);

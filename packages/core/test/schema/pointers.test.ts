@@ -60,7 +60,7 @@ function encoded() {
   const memory = new InMemorySchemaMemory();
   const codec = codecFor(Fs);
   const bytes = codec.encode(value, memory);
-  const dv = new DataView(bytes.buffer);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const inodesPhys = Number(dv.getBigUint64(offsetOf(Fs, "inodes"), true));
   return { memory, codec, bytes, dv, inodesPhys };
 }
@@ -138,7 +138,7 @@ describe("pointers: hostile handover data", () => {
     const inodeSize = placeStruct(Inode).size;
     const at = inodesPhys + inodeSize + offsetOf(Inode, "extents");
     const patch = new Uint8Array(8);
-    new DataView(patch.buffer).setBigUint64(0, 0x7000_0000n, true);
+    new DataView(patch.buffer, patch.byteOffset, patch.byteLength).setBigUint64(0, 0x7000_0000n, true);
     memory.write(at, patch);
     const e = caught(() => codec.decode(bytes, memory));
     expect(e.code).toBe("SCHEMA_POINTER_NOT_PRESERVED");
@@ -164,7 +164,7 @@ describe("pointers: hostile handover data", () => {
     const codec = codecFor(Big);
     const memory = new InMemorySchemaMemory();
     const bytes = codec.encode({ xs: [{ phys: 1n, pages: 1, flags: 0 }] }, memory);
-    const dv = new DataView(bytes.buffer);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     dv.setBigUint64(0, 1n << 62n, true);
     expect(errorCode(() => codec.decode(bytes, memory))).toBe("SCHEMA_COUNT_OVERFLOW");
     dv.setBigUint64(0, (1n << 53n) / 16n, true);
@@ -211,18 +211,20 @@ describe("pointers: hostile handover data", () => {
     const memory = new InMemorySchemaMemory();
     const phys = codec.store({ value: 1, next: null }, memory);
     const self = new Uint8Array(8);
-    new DataView(self.buffer).setBigUint64(0, BigInt(phys), true);
+    new DataView(self.buffer, self.byteOffset, self.byteLength).setBigUint64(0, BigInt(phys), true);
     memory.write(phys + 8, self); // node.next = node
     const e = caught(() => codec.load(memory, phys));
     expect(e.code).toBe("SCHEMA_POINTER_CYCLE");
     expect(e.context.path).toBe("next");
     // A longer cycle through a second node, found from a root held in a buffer.
     const root = codec.encode({ value: 0, next: { value: 1, next: { value: 2, next: null } } }, memory);
-    const second = Number(new DataView(root.buffer).getBigUint64(8, true));
+    const second = Number(new DataView(root.buffer, root.byteOffset, root.byteLength).getBigUint64(8, true));
     const secondNode = memory.read(second, 16);
-    const third = Number(new DataView(secondNode.buffer).getBigUint64(8, true));
+    const third = Number(
+      new DataView(secondNode.buffer, secondNode.byteOffset, secondNode.byteLength).getBigUint64(8, true),
+    );
     const back = new Uint8Array(8);
-    new DataView(back.buffer).setBigUint64(0, BigInt(second), true);
+    new DataView(back.buffer, back.byteOffset, back.byteLength).setBigUint64(0, BigInt(second), true);
     memory.write(third + 8, back);
     const e2 = caught(() => codec.decode(root, memory));
     expect(e2.code).toBe("SCHEMA_POINTER_CYCLE");
@@ -237,7 +239,7 @@ describe("pointers: hostile handover data", () => {
       { a: { phys: 1n, pages: 1, flags: 0 }, b: { phys: 2n, pages: 2, flags: 0 } },
       memory,
     );
-    const dv = new DataView(bytes.buffer);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     dv.setBigUint64(8, dv.getBigUint64(0, true), true);
     const e = caught(() => codec.decode(bytes, memory));
     expect(e.code).toBe("SCHEMA_POINTER_SHARED");

@@ -272,9 +272,3 @@ export function migrationPath(entry: DriverCatalogEntry, from: number, to: numbe
   }
   return steps;
 }
-
-/**
- * Former name of {@link KernelBuildCatalog}, kept for existing imports of this module. It is not
- * re-exported from the package (the kernel layer's `KernelBuild` owns that name there).
- */
-export type KernelBuild = KernelBuildCatalog;

@@ -77,7 +77,8 @@ function emitDecodeType(g: Gen, type: InlineType, loc: Loc, path: PathRef, behin
       const a = em.fresh("a");
       const i = em.fresh("i");
       const e = em.fresh("e");
-      em.line(`const ${a} = [];`);
+      // Presized with indexed stores: measurably faster than push() for fixed-length arrays.
+      em.line(`const ${a} = new Array(${type.length});`);
       em.open(`for (let ${i} = 0; ${i} < ${type.length}; ${i}++)`);
       em.line(`const ${e} = ${offset(loc)} + ${i} * ${sizeOf(type.element)};`);
       const r = emitDecodeType(
@@ -87,7 +88,7 @@ function emitDecodeType(g: Gen, type: InlineType, loc: Loc, path: PathRef, behin
         element(path, i),
         behind,
       );
-      em.line(`${a}.push(${r});`);
+      em.line(`${a}[${i}] = ${r};`);
       em.close();
       return a;
     }
