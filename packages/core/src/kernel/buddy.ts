@@ -1,4 +1,5 @@
 import { PAGE_SIZE, type PhysAddr, type PhysRange } from "../hw/units.js";
+import { BlockTable } from "./block-table.js";
 import { BadAllocationError, BadFreeError, OutOfMemoryError } from "./errors.js";
 
 /** Highest buddy order: blocks of 2^10 pages (4 MiB), as x86's default `MAX_PAGE_ORDER`. */
@@ -21,7 +22,7 @@ export const MAX_PAGE_ORDER = 10;
  */
 export class BuddyAllocator {
   private readonly freeLists: Array<Set<number>> = [];
-  private readonly allocated = new Map<number, number>();
+  private readonly allocated = new BlockTable();
   private freePageCount = 0;
   /** Pages managed (free or allocated) by this allocator. */
   readonly managedPages: number;
@@ -35,10 +36,10 @@ export class BuddyAllocator {
       const endPfn = Math.floor((range.base + range.size) / PAGE_SIZE);
       while (pfn < endPfn) {
         let order = MAX_PAGE_ORDER;
-        while (order > 0 && (pfn % 2 ** order !== 0 || pfn + 2 ** order > endPfn)) order--;
+        while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > endPfn)) order--;
         this.freeLists[order]!.add(pfn);
-        pfn += 2 ** order;
-        managed += 2 ** order;
+        pfn += 1 << order;
+        managed += 1 << order;
       }
     }
     this.managedPages = managed;
@@ -65,17 +66,17 @@ export class BuddyAllocator {
     checkOrder(order);
     let from = order;
     while (from <= MAX_PAGE_ORDER && this.freeLists[from]!.size === 0) from++;
-    if (from > MAX_PAGE_ORDER) throw new OutOfMemoryError("buddy", PAGE_SIZE * 2 ** order);
+    if (from > MAX_PAGE_ORDER) throw new OutOfMemoryError("buddy", PAGE_SIZE * (1 << order));
     const list = this.freeLists[from]!;
     const pfn = list.values().next().value as number;
     list.delete(pfn);
     // Split down to the requested order, returning the upper halves to the free lists.
     while (from > order) {
       from--;
-      this.freeLists[from]!.add(pfn + 2 ** from);
+      this.freeLists[from]!.add(pfn + (1 << from));
     }
     this.allocated.set(pfn, order);
-    this.freePageCount -= 2 ** order;
+    this.freePageCount -= 1 << order;
     return pfn * PAGE_SIZE;
   }
 
@@ -95,9 +96,9 @@ export class BuddyAllocator {
       throw new BadFreeError(phys, order, `block was allocated with order ${allocatedOrder}`);
     }
     this.allocated.delete(pfn);
-    this.freePageCount += 2 ** order;
+    this.freePageCount += 1 << order;
     while (order < MAX_PAGE_ORDER) {
-      const buddy = pfn ^ (2 ** order);
+      const buddy = pfn % (2 * (1 << order)) === 0 ? pfn + (1 << order) : pfn - (1 << order);
       const list = this.freeLists[order]!;
       if (!list.has(buddy)) break;
       list.delete(buddy);
@@ -114,7 +115,7 @@ export class BuddyAllocator {
   adopt(phys: PhysAddr, order: number): void {
     checkOrder(order);
     const pfn = phys / PAGE_SIZE;
-    if (!Number.isInteger(pfn) || pfn % 2 ** order !== 0) {
+    if (!Number.isInteger(pfn) || pfn % (1 << order) !== 0) {
       throw new BadAllocationError("adopted block alignment", phys);
     }
     if (this.allocatedBlockAt(phys) !== undefined)
@@ -125,23 +126,29 @@ export class BuddyAllocator {
   /** The allocated block containing `phys`, or undefined when that page is free or unmanaged. */
   allocatedBlockAt(phys: PhysAddr): { base: PhysAddr; order: number } | undefined {
     const pfn = Math.floor(phys / PAGE_SIZE);
-    for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
-      const head = pfn - (pfn % 2 ** order);
-      if (this.allocated.get(head) === order) return { base: head * PAGE_SIZE, order };
-    }
-    return undefined;
+    const order = this.orderOfBlockContaining(pfn);
+    if (order < 0) return undefined;
+    return { base: (pfn - (pfn % (1 << order))) * PAGE_SIZE, order };
   }
 
   /** True when every page of `[phys, phys + size)` belongs to an allocated block. */
   isAllocated(phys: PhysAddr, size: number): boolean {
-    let cursor = phys;
-    const end = phys + size;
-    while (cursor < end) {
-      const block = this.allocatedBlockAt(cursor);
-      if (block === undefined) return false;
-      cursor = block.base + PAGE_SIZE * 2 ** block.order;
+    let pfn = Math.floor(phys / PAGE_SIZE);
+    const end = Math.ceil((phys + size) / PAGE_SIZE);
+    while (pfn < end) {
+      const order = this.orderOfBlockContaining(pfn);
+      if (order < 0) return false;
+      pfn = pfn - (pfn % (1 << order)) + (1 << order);
     }
     return true;
+  }
+
+  /** Order of the allocated block containing page `pfn`, or -1 (hot: no allocation). */
+  private orderOfBlockContaining(pfn: number): number {
+    for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
+      if (this.allocated.get(pfn - (pfn % (1 << order))) === order) return order;
+    }
+    return -1;
   }
 }
 

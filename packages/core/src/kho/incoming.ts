@@ -187,7 +187,7 @@ export class KhoIncoming {
     if (!Number.isSafeInteger(phys) || phys < 0 || phys % PAGE_SIZE !== 0) return undefined;
     for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
       if (
-        phys % (PAGE_SIZE * 2 ** order) === 0 &&
+        phys % (PAGE_SIZE * (1 << order)) === 0 &&
         testBit(this.memoryMap.bitmaps.get(order), phys / PAGE_SIZE, order)
       ) {
         return order;
@@ -233,7 +233,7 @@ export class KhoIncoming {
     const pfn = phys / PAGE_SIZE;
     if (
       !Number.isInteger(pfn) ||
-      pfn % 2 ** order !== 0 ||
+      pfn % (1 << order) !== 0 ||
       !testBit(this.memoryMap.bitmaps.get(order), pfn, order)
     ) {
       const actual = this.preservedOrderAt(phys);
@@ -249,7 +249,7 @@ export class KhoIncoming {
       restoredBits = new Map();
       this.restored.set(order, restoredBits);
     }
-    const high = pfn / 2 ** order;
+    const high = pfn / (1 << order);
     const index = Math.floor(high / PRESERVE_BITS);
     let bits = restoredBits.get(index);
     if (bits === undefined) {
@@ -270,9 +270,10 @@ export class KhoIncoming {
     const end = pfn + nrPages;
     while (pfn < end) {
       let order = 0;
-      while (order < MAX_PAGE_ORDER && pfn % 2 ** (order + 1) === 0 && pfn + 2 ** (order + 1) <= end) order++;
+      while (order < MAX_PAGE_ORDER && pfn % (1 << (order + 1)) === 0 && pfn + (1 << (order + 1)) <= end)
+        order++;
       this.restoreFolio(pfn * PAGE_SIZE, order);
-      pfn += 2 ** order;
+      pfn += 1 << order;
     }
     return phys;
   }
@@ -291,7 +292,7 @@ export class KhoIncoming {
     }
     if (d.order > MAX_PAGE_ORDER)
       throw new KhoVmallocError("order", `> ${MAX_PAGE_ORDER}`, { value: d.order });
-    const blockPages = 2 ** d.order;
+    const blockPages = 1 << d.order;
     if (d.totalPages === 0 || d.totalPages % blockPages !== 0) {
       throw new KhoVmallocError("total_pages", "zero or not a multiple of the block size", {
         value: d.totalPages,
@@ -373,7 +374,7 @@ export class KhoIncoming {
 
 function testBit(bitmaps: ReadonlyMap<number, Uint8Array> | undefined, pfn: number, order: number): boolean {
   if (bitmaps === undefined) return false;
-  const high = pfn / 2 ** order;
+  const high = pfn / (1 << order);
   const bits = bitmaps.get(Math.floor(high / PRESERVE_BITS));
   if (bits === undefined) return false;
   const bit = high % PRESERVE_BITS;

@@ -175,13 +175,13 @@ export function readMemoryMap(
 }
 
 /** Appends runs of consecutive set bits as physical ranges; returns the number of set bits. */
-function collectRuns(
+export function collectRuns(
   bits: Uint8Array,
   index: number,
   order: number,
   runs: Array<{ base: number; size: number; order: number }>,
 ): number {
-  const folioBytes = PAGE_SIZE * 2 ** order;
+  const folioBytes = PAGE_SIZE * (1 << order);
   const windowBase = index * PRESERVE_BITS;
   let count = 0;
   let runStart = -1;

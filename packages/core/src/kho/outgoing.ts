@@ -3,7 +3,7 @@ import { PAGE_SIZE, type PhysAddr, type PhysRange } from "../hw/units.js";
 import type { BootData } from "../kernel/boot-data.js";
 import { MAX_PAGE_ORDER } from "../kernel/buddy.js";
 import type { Kernel, RebootContribution } from "../kernel/kernel.js";
-import { overlapsAny } from "../kernel/ranges.js";
+import { mergeRanges, overlapsAny } from "../kernel/ranges.js";
 import {
   KHO_FDT_COMPATIBLE,
   KHO_FDT_SIZE,
@@ -34,6 +34,7 @@ import {
 import { FDT_MAGIC } from "./fdt/abi.js";
 import { FdtBuilder } from "./fdt/builder.js";
 import { isValidFdtNodeName } from "./fdt/values.js";
+import { collectRuns } from "./memory-map-reader.js";
 import { type SerializedMemoryMap, writeMemoryMap } from "./memory-map-writer.js";
 import { PreservationTracker } from "./tracker.js";
 import { encodeVmallocDescriptor, type KhoVmallocDescriptor } from "./vmalloc.js";
@@ -216,7 +217,7 @@ export class KhoOutgoing {
       for (const chunk of chunks) this.kernel.freePages(chunk, 0);
       throw error;
     }
-    const descriptor = { first: chunks[0]!, totalPages: blocks.length * 2 ** order, flags, order };
+    const descriptor = { first: chunks[0]!, totalPages: blocks.length * (1 << order), flags, order };
     return { ...descriptor, bytes: encodeVmallocDescriptor(descriptor) };
   }
 
@@ -246,7 +247,7 @@ export class KhoOutgoing {
     while (cursor < end) {
       const folio = this.preservedFolioAt(cursor);
       if (folio === undefined) return false;
-      cursor = folio.phys + PAGE_SIZE * 2 ** folio.order;
+      cursor = folio.phys + PAGE_SIZE * (1 << folio.order);
     }
     return size > 0;
   }
@@ -256,7 +257,7 @@ export class KhoOutgoing {
     if (!Number.isSafeInteger(phys) || phys < 0) return undefined;
     const pfn = Math.floor(phys / PAGE_SIZE);
     for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
-      const head = pfn - (pfn % 2 ** order);
+      const head = pfn - (pfn % (1 << order));
       if (this.tracker.test(head, order)) return { phys: head * PAGE_SIZE, order };
     }
     return undefined;
@@ -302,7 +303,7 @@ export class KhoOutgoing {
     if (!isValidFdtNodeName(name)) throw new KhoBadSubtreeError(name, "not a valid FDT node name");
     if (this.subtrees.has(name)) throw new KhoSubtreeExistsError(name);
     let order = 0;
-    while (PAGE_SIZE * 2 ** order < blob.length) order++;
+    while (PAGE_SIZE * (1 << order) < blob.length) order++;
     if (order > MAX_PAGE_ORDER)
       throw new KhoBadSubtreeError(name, `blob of ${blob.length} bytes exceeds 4 MiB`);
     const phys = this.kernel.allocPages(order);
@@ -404,17 +405,12 @@ export class KhoOutgoing {
    */
   prepareReboot(): RebootContribution {
     if (this.finalized === undefined || this.scratchArrayPhys === undefined) return { keep: [] };
-    const keep: PhysRange[] = [];
-    let run: { base: number; size: number } | undefined;
-    for (const folio of this.tracker.preservedFolios()) {
-      const size = PAGE_SIZE * 2 ** folio.order;
-      if (run !== undefined && run.base + run.size === folio.phys) run.size += size;
-      else {
-        if (run !== undefined) keep.push(run);
-        run = { base: folio.phys, size };
-      }
+    // Runs of set bits, not folio by folio: 64 GiB of 4 KiB folios is 16M folios.
+    const runs: Array<{ base: number; size: number; order: number }> = [];
+    for (const bitmap of this.tracker.bitmaps()) {
+      collectRuns(this.memory.read(bitmap.phys, KHO_MEM_PHYS_BITS_SIZE), bitmap.index, bitmap.order, runs);
     }
-    if (run !== undefined) keep.push(run);
+    const keep: PhysRange[] = mergeRanges(runs);
     for (const page of this.finalized.memoryMap.chunkPages) keep.push({ base: page, size: PAGE_SIZE });
     for (const page of this.tracker.bitmapPages()) keep.push({ base: page, size: PAGE_SIZE });
     keep.push({ base: this.scratchArrayPhys, size: PAGE_SIZE });
@@ -439,7 +435,7 @@ export class KhoOutgoing {
     if (!Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER) {
       throw new KhoBadOrderError(phys, PAGE_SIZE, `order ${order} is outside 0..${MAX_PAGE_ORDER}`);
     }
-    const size = PAGE_SIZE * 2 ** order;
+    const size = PAGE_SIZE * (1 << order);
     if (!isFolio(phys, order))
       throw new KhoMisalignedError(phys, size, `not aligned to its ${size}-byte folio size`);
     if (!this.kernel.machine.memoryMap.isRam(phys, size)) throw new KhoNotRamError(phys, size, "not RAM");
@@ -450,8 +446,8 @@ export class KhoOutgoing {
     for (let k = 0; k <= MAX_PAGE_ORDER; k++) {
       const clash =
         k >= order
-          ? this.tracker.test(pfn - (pfn % 2 ** k), k)
-          : this.tracker.anyInRange(k, pfn / 2 ** k, (pfn + 2 ** order) / 2 ** k);
+          ? this.tracker.test(pfn - (pfn % (1 << k)), k)
+          : this.tracker.anyInRange(k, pfn / (1 << k), (pfn + (1 << order)) / (1 << k));
       if (clash) throw new KhoOverlapError(phys, size, `overlaps a preserved folio of order ${k}`);
     }
   }
@@ -493,7 +489,7 @@ export class KhoOutgoing {
 
 /** True when `phys` is a valid folio head of `order`. */
 function isFolio(phys: PhysAddr, order: number): boolean {
-  return Number.isSafeInteger(phys) && phys >= 0 && phys % (PAGE_SIZE * 2 ** order) === 0;
+  return Number.isSafeInteger(phys) && phys >= 0 && phys % (PAGE_SIZE * (1 << order)) === 0;
 }
 
 /** Splits a page-aligned range into maximal naturally aligned folios of order ≤ 10. */
@@ -503,9 +499,10 @@ export function splitIntoFolios(phys: PhysAddr, size: number): Array<{ phys: Phy
   const end = (phys + size) / PAGE_SIZE;
   while (pfn < end) {
     let order = 0;
-    while (order < MAX_PAGE_ORDER && pfn % 2 ** (order + 1) === 0 && pfn + 2 ** (order + 1) <= end) order++;
+    while (order < MAX_PAGE_ORDER && pfn % (1 << (order + 1)) === 0 && pfn + (1 << (order + 1)) <= end)
+      order++;
     out.push({ phys: pfn * PAGE_SIZE, order });
-    pfn += 2 ** order;
+    pfn += 1 << order;
   }
   return out;
 }

@@ -49,7 +49,7 @@ export class PreservationTracker {
   preservedBytes(): number {
     let total = 0;
     this.folios.forEach((count, order) => {
-      total += (count ?? 0) * PAGE_SIZE * 2 ** order;
+      total += (count ?? 0) * PAGE_SIZE * (1 << order);
     });
     return total;
   }
@@ -61,7 +61,7 @@ export class PreservationTracker {
 
   /** Is the folio of `order` at `pfn` preserved? */
   test(pfn: number, order: number): boolean {
-    const high = pfn / 2 ** order;
+    const high = pfn / (1 << order);
     const bitmap = this.orders.get(order)?.get(Math.floor(high / PRESERVE_BITS));
     if (bitmap === undefined) return false;
     const bit = high % PRESERVE_BITS;
@@ -70,7 +70,7 @@ export class PreservationTracker {
 
   /** Marks the folio preserved (mirrors `__kho_preserve_order`). */
   set(pfn: number, order: number): void {
-    const high = pfn / 2 ** order;
+    const high = pfn / (1 << order);
     const index = Math.floor(high / PRESERVE_BITS);
     let bitmaps = this.orders.get(order);
     if (bitmaps === undefined) {
@@ -90,7 +90,7 @@ export class PreservationTracker {
 
   /** Clears the folio's bit (mirrors `__kho_unpreserve_order`); the bitmap itself stays allocated. */
   clear(pfn: number, order: number): void {
-    const high = pfn / 2 ** order;
+    const high = pfn / (1 << order);
     const bitmap = this.orders.get(order)?.get(Math.floor(high / PRESERVE_BITS));
     if (bitmap === undefined) return;
     const bit = high % PRESERVE_BITS;
@@ -142,7 +142,7 @@ export class PreservationTracker {
         for (let b = 0; b < 8; b++) {
           if ((value & (1 << b)) === 0) continue;
           const high = index * PRESERVE_BITS + byte * 8 + b;
-          yield { phys: high * 2 ** order * PAGE_SIZE, order };
+          yield { phys: high * (1 << order) * PAGE_SIZE, order };
         }
       }
     }
