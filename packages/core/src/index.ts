@@ -9,9 +9,9 @@ import "reflect-metadata";
 
 export { hex, LiveUpdateError } from "./common/errors.js";
 export { Prng } from "./common/prng.js";
+export * from "./driver/index.js";
 export * from "./hw/index.js";
 export * from "./kernel/index.js";
 export * from "./kho/index.js";
-export * from "./schema/index.js";
-export * from "./driver/index.js";
 export * from "./luo/index.js";
+export * from "./schema/index.js";

@@ -1,6 +1,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertSchemaLock, formatSchemaLock, LUO_SCHEMA, SCHEMA_LOCK_FILE, updateSchemaLock } from "@liveupdate/core";
+import {
+  assertSchemaLock,
+  formatSchemaLock,
+  LUO_SCHEMA,
+  SCHEMA_LOCK_FILE,
+  updateSchemaLock,
+} from "@liveupdate/core";
 import { describe, it } from "vitest";
 
 /**
