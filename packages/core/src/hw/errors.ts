@@ -51,3 +51,22 @@ export class SizeParseError extends LiveUpdateError {
     super(`not a size: "${text}" (expected e.g. 4096, 64K, 512M, 64G, 1T)`, { text });
   }
 }
+
+/** A zero-copy view was requested across a 2 MiB backing section, which the emulation cannot give. */
+export class ViewStraddlesSectionError extends LiveUpdateError {
+  /** @inheritDoc */
+  readonly code = "HW_VIEW_STRADDLES_SECTION";
+  /**
+   * @param phys - first byte of the view.
+   * @param length - its length.
+   */
+  constructor(
+    readonly phys: number,
+    readonly length: number,
+  ) {
+    super(`a view of [${hex(phys)}, +${length}) would straddle a 2 MiB section; use read()/write()`, {
+      phys,
+      length,
+    });
+  }
+}

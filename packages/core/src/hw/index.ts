@@ -5,7 +5,13 @@
  * @module
  */
 export { MachineClock } from "./clock.js";
-export { BadAccessError, MemoryMapError, NotMemoryError, SizeParseError } from "./errors.js";
+export {
+  BadAccessError,
+  MemoryMapError,
+  NotMemoryError,
+  SizeParseError,
+  ViewStraddlesSectionError,
+} from "./errors.js";
 export { exportMemoryImage } from "./image.js";
 export { Machine, type MachineOptions } from "./machine.js";
 export { MAX_PHYS_ADDR, MemoryMap, type MemoryRegion, type MemoryRegionType } from "./memory-map.js";

@@ -1,4 +1,4 @@
-import { BadAccessError, NotMemoryError } from "./errors.js";
+import { BadAccessError, NotMemoryError, ViewStraddlesSectionError } from "./errors.js";
 import type { MemoryMap } from "./memory-map.js";
 import type { PhysAddr } from "./units.js";
 
@@ -120,14 +120,16 @@ export class PhysicalMemory {
     return this.scratch.getBigUint64(0, true);
   }
 
-  /** Writes one byte (the low 8 bits of `value`). */
+  /** Writes one byte; `value` must be an integer in 0..255 ({@link BadAccessError} otherwise). */
   writeU8(phys: PhysAddr, value: number): void {
+    if ((value & 0xff) !== value) throw new BadAccessError("u8 value", value);
     const s = this.checked(phys, 1);
     this.backing(s)[phys & SECTION_MASK] = value;
   }
 
   /** Writes a little-endian u16. */
   writeU16(phys: PhysAddr, value: number): void {
+    if ((value & 0xffff) !== value) throw new BadAccessError("u16 value", value);
     const s = this.checked(phys, 2);
     const offset = phys & SECTION_MASK;
     if (offset <= SECTION_SIZE - 2) {
@@ -141,6 +143,7 @@ export class PhysicalMemory {
 
   /** Writes a little-endian u32. */
   writeU32(phys: PhysAddr, value: number): void {
+    if (value >>> 0 !== value) throw new BadAccessError("u32 value", value);
     const s = this.checked(phys, 4);
     const offset = phys & SECTION_MASK;
     if (offset <= SECTION_SIZE - 4) {
@@ -152,8 +155,11 @@ export class PhysicalMemory {
     this.write(phys, this.scratchBytes.subarray(0, 4));
   }
 
-  /** Writes a little-endian u64 (`bigint`, taken modulo 2^64). */
+  /** Writes a little-endian u64 (`bigint` in 0..2^64-1). */
   writeU64(phys: PhysAddr, value: bigint): void {
+    if (typeof value !== "bigint" || value < 0n || value > 0xffff_ffff_ffff_ffffn) {
+      throw new BadAccessError("u64 value", value);
+    }
     const s = this.checked(phys, 8);
     const offset = phys & SECTION_MASK;
     if (offset <= SECTION_SIZE - 8) {
@@ -233,7 +239,19 @@ export class PhysicalMemory {
 
   /** Copies `length` bytes from `src` to `dst` with memmove semantics (overlap allowed). */
   copy(dst: PhysAddr, src: PhysAddr, length: number): void {
-    this.write(dst, this.read(src, length));
+    this.checkRange(src, length);
+    this.checkRange(dst, length);
+    const overlapping = dst < src + length && src < dst + length;
+    if (overlapping || length <= SECTION_SIZE) {
+      this.write(dst, this.read(src, length));
+      return;
+    }
+    // Disjoint large copies go section by section, without a full-size intermediate buffer.
+    for (let done = 0; done < length; ) {
+      const chunk = Math.min(SECTION_SIZE - ((src + done) % SECTION_SIZE), length - done);
+      this.write(dst + done, this.read(src + done, chunk));
+      done += chunk;
+    }
   }
 
   /**
@@ -244,7 +262,7 @@ export class PhysicalMemory {
     const s = this.checked(phys, length);
     const offset = phys & SECTION_MASK;
     if (offset + length > SECTION_SIZE) {
-      throw new BadAccessError("view straddling a 2 MiB section at phys", phys);
+      throw new ViewStraddlesSectionError(phys, length);
     }
     return this.backing(s).subarray(offset, offset + length);
   }

@@ -1,3 +1,4 @@
+import { RangeSet } from "../common/range-set.js";
 import { PAGE_SIZE, type PhysAddr, type PhysRange } from "../hw/units.js";
 import { BlockTable } from "./block-table.js";
 import { BadAllocationError, BadFreeError, OutOfMemoryError } from "./errors.js";
@@ -23,6 +24,8 @@ export const MAX_PAGE_ORDER = 10;
 export class BuddyAllocator {
   private readonly freeLists: Array<Set<number>> = [];
   private readonly allocated = new BlockTable();
+  /** Every page this allocator is responsible for: its initial memory plus adopted blocks. */
+  private readonly managed = new RangeSet();
   private freePageCount = 0;
   /** Pages managed (free or allocated) by this allocator. */
   readonly managedPages: number;
@@ -34,6 +37,7 @@ export class BuddyAllocator {
     for (const range of ranges) {
       let pfn = Math.ceil(range.base / PAGE_SIZE);
       const endPfn = Math.floor((range.base + range.size) / PAGE_SIZE);
+      if (endPfn > pfn) this.managed.add(pfn * PAGE_SIZE, endPfn * PAGE_SIZE);
       while (pfn < endPfn) {
         let order = MAX_PAGE_ORDER;
         while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > endPfn)) order--;
@@ -118,8 +122,12 @@ export class BuddyAllocator {
     if (!Number.isInteger(pfn) || pfn % (1 << order) !== 0) {
       throw new BadAllocationError("adopted block alignment", phys);
     }
-    if (this.allocatedBlockAt(phys) !== undefined)
-      throw new BadAllocationError("adopting an allocated block", phys);
+    const size = PAGE_SIZE * (1 << order);
+    // A block the allocator already manages (free, allocated, or adopted before) would end up in
+    // two places at once; only memory from outside (a restored handover folio) may be adopted.
+    if (this.managed.overlaps(phys, size))
+      throw new BadAllocationError("adopting memory the allocator already manages", phys);
+    this.managed.add(phys, phys + size);
     this.allocated.set(pfn, order);
   }
 

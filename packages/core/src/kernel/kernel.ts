@@ -5,7 +5,7 @@ import type { BootData } from "./boot-data.js";
 import { BuddyAllocator } from "./buddy.js";
 import { DEFAULT_KERNEL_IMAGE_SIZE, type KernelBuild } from "./build.js";
 import { KernelCmdline } from "./cmdline.js";
-import { BootStageError, KernelGoneError, KexecNotLoadedError } from "./errors.js";
+import { BadAllocationError, BootStageError, KernelGoneError, KexecNotLoadedError } from "./errors.js";
 import { VirtualLayout } from "./layout.js";
 import { Memblock } from "./memblock.js";
 import { mergeRanges, subtractRanges } from "./ranges.js";
@@ -126,8 +126,7 @@ const bootCounters = new WeakMap<Machine, number>();
  * ```
  */
 export class Kernel {
-  /** The machine this kernel runs on. */
-  readonly machine: Machine;
+  private readonly machineValue: Machine;
   /** The build that was booted. */
   readonly build: KernelBuild;
   /** The command line. */
@@ -138,8 +137,7 @@ export class Kernel {
   readonly layout: VirtualLayout;
   /** The seed the boot used (for reproduction). */
   readonly seed: number;
-  /** The boot-time allocator (its reservations stay visible after boot). */
-  readonly memblock: Memblock;
+  private readonly memblockValue: Memblock;
   /** Boot data this kernel was booted with. */
   readonly bootData: BootData | undefined;
   private stageValue: KernelStage = "early";
@@ -155,7 +153,7 @@ export class Kernel {
     if (running !== undefined && running.stage !== "gone") {
       throw new BootStageError("booting a second kernel on a machine", `running boot #${running.bootId}`);
     }
-    this.machine = machine;
+    this.machineValue = machine;
     this.build = options.build;
     this.cmdline = new KernelCmdline(options.cmdline ?? "");
     this.bootId = (bootCounters.get(machine) ?? 0) + 1;
@@ -164,13 +162,13 @@ export class Kernel {
     this.layout = new VirtualLayout(new Prng(this.seed), machine.memoryMap.end());
     this.bootData = options.bootData;
     this.poisonOnReboot = options.poisonOnReboot ?? true;
-    this.memblock = new Memblock(machine.memoryMap.ram());
+    this.memblockValue = new Memblock(machine.memoryMap.ram());
     this.keepOut = [];
     runningKernels.set(machine, this);
 
     const context: EarlyBootContext = {
       machine,
-      memblock: this.memblock,
+      memblock: this.memblockValue,
       cmdline: this.cmdline,
       bootData: options.bootData,
       keepOut: this.keepOut,
@@ -184,8 +182,8 @@ export class Kernel {
       this.stageValue = "gone";
       throw error;
     }
-    this.memblock.clearScratchOnly();
-    const reservedOrKeptOut = [...this.memblock.reserved(), ...this.keepOut];
+    this.memblockValue.clearScratchOnly();
+    const reservedOrKeptOut = [...this.memblockValue.reserved(), ...this.keepOut];
     this.buddy = new BuddyAllocator(subtractRanges(machine.memoryMap.ram(), reservedOrKeptOut));
     this.stageValue = "running";
   }
@@ -198,6 +196,21 @@ export class Kernel {
    */
   static boot(machine: Machine, options: KernelBootOptions, hooks: EarlyBootHooks = {}): Kernel {
     return new Kernel(machine, options, hooks);
+  }
+
+  /**
+   * The machine this kernel runs on. Throws {@link KernelGoneError} after reboot: the next kernel
+   * gets the machine from the {@link KexecHandoff}, so nothing of the old kernel can reach memory.
+   */
+  get machine(): Machine {
+    this.assertAlive("machine");
+    return this.machineValue;
+  }
+
+  /** The boot-time allocator (its reservations stay visible after boot); gone after reboot. */
+  get memblock(): Memblock {
+    this.assertAlive("memblock");
+    return this.memblockValue;
   }
 
   /** Current stage. */
@@ -224,7 +237,11 @@ export class Kernel {
 
   /** Takes ownership of a block that was not managed by this kernel's allocator (a restored folio). */
   adoptPages(phys: PhysAddr, order: number): void {
-    this.pageAllocator("adoptPages").adopt(phys, order);
+    const buddy = this.pageAllocator("adoptPages");
+    if (!this.memblockValue.isReservedAs(phys, PAGE_SIZE * (1 << order), KHO_PRESERVED_LABEL)) {
+      throw new BadAllocationError("adopting memory the previous kernel did not preserve", phys);
+    }
+    buddy.adopt(phys, order);
   }
 
   /**
@@ -235,7 +252,7 @@ export class Kernel {
   isInUse(phys: PhysAddr, size: number): boolean {
     this.assertAlive("isInUse");
     return (
-      this.memblock.isReserved(phys, size, [KHO_PRESERVED_LABEL]) ||
+      this.memblockValue.isReserved(phys, size, [KHO_PRESERVED_LABEL]) ||
       this.pageAllocator("isInUse").isAllocated(phys, size)
     );
   }
@@ -299,13 +316,13 @@ export class Kernel {
     this.buddy = undefined;
     let poisonedBytes = 0;
     if (this.poisonOnReboot) {
-      for (const range of subtractRanges(this.machine.memoryMap.ram(), mergeRanges(keep))) {
-        this.machine.memory.fill(range.base, range.size, POISON_BYTE);
+      for (const range of subtractRanges(this.machineValue.memoryMap.ram(), mergeRanges(keep))) {
+        this.machineValue.memory.fill(range.base, range.size, POISON_BYTE);
         poisonedBytes += range.size;
       }
     }
     return {
-      machine: this.machine,
+      machine: this.machineValue,
       build: this.loaded.build,
       cmdline: this.loaded.cmdline,
       bootData,
@@ -344,17 +361,17 @@ export class Kernel {
   private reserveKernelMemory(): void {
     const imageSize = alignUp(this.build.imageSize ?? DEFAULT_KERNEL_IMAGE_SIZE, PAGEBLOCK_SIZE);
     const memmapSize = alignUp(
-      (this.machine.memoryMap.totalRam() / PAGE_SIZE) * STRUCT_PAGE_SIZE,
+      (this.machineValue.memoryMap.totalRam() / PAGE_SIZE) * STRUCT_PAGE_SIZE,
       PAGEBLOCK_SIZE,
     );
-    if (this.memblock.isScratchOnly()) {
+    if (this.memblockValue.isScratchOnly()) {
       // kexec placed the image inside scratch (kho_locate_mem_hole); KASLR picks within it.
-      this.memblock.alloc(imageSize, PAGEBLOCK_SIZE, "kernel-image");
-    } else if (this.machine.memoryMap.isRam(LOAD_PHYSICAL_ADDR, imageSize)) {
-      this.memblock.reserve(LOAD_PHYSICAL_ADDR, imageSize, "kernel-image");
+      this.memblockValue.alloc(imageSize, PAGEBLOCK_SIZE, "kernel-image");
+    } else if (this.machineValue.memoryMap.isRam(LOAD_PHYSICAL_ADDR, imageSize)) {
+      this.memblockValue.reserve(LOAD_PHYSICAL_ADDR, imageSize, "kernel-image");
     } else {
-      this.memblock.alloc(imageSize, PAGEBLOCK_SIZE, "kernel-image");
+      this.memblockValue.alloc(imageSize, PAGEBLOCK_SIZE, "kernel-image");
     }
-    this.memblock.alloc(memmapSize, PAGEBLOCK_SIZE, "memmap");
+    this.memblockValue.alloc(memmapSize, PAGEBLOCK_SIZE, "memmap");
   }
 }

@@ -1,6 +1,6 @@
 import { alignDown, type PhysAddr, type PhysRange } from "../hw/units.js";
 import { BadAllocationError, OutOfMemoryError } from "./errors.js";
-import { insideAny, mergeRanges, subtractRanges } from "./ranges.js";
+import { mergeRanges, subtractRanges } from "./ranges.js";
 
 /** One early reservation, labelled with who made it. */
 export interface MemblockReservation extends PhysRange {
@@ -96,10 +96,19 @@ export class Memblock {
     return total;
   }
 
+  /** True when the range lies inside one reservation labelled `label`. */
+  isReservedAs(base: PhysAddr, size: number, label: string): boolean {
+    for (const r of this.reservations) {
+      if (r.label === label && base >= r.base && base + size <= r.base + r.size) return true;
+    }
+    return false;
+  }
+
   /** True when the range lies inside one reservation, ignoring reservations labelled in `except`. */
   isReserved(base: PhysAddr, size: number, except: readonly string[] = []): boolean {
-    const candidates =
-      except.length === 0 ? this.reservations : this.reservations.filter((r) => !except.includes(r.label));
-    return insideAny(base, size, candidates);
+    for (const r of this.reservations) {
+      if (base >= r.base && base + size <= r.base + r.size && !except.includes(r.label)) return true;
+    }
+    return false;
   }
 }

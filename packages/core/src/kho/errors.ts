@@ -234,3 +234,31 @@ export class KhoVmallocError extends KhoError {
     super(`kho_vmalloc.${field}: ${reason}`, { field, ...context });
   }
 }
+
+/** An argument is malformed: a count that is not a positive safe integer, an order or address out of range. */
+export class KhoBadArgumentError extends KhoError {
+  /** @inheritDoc */
+  readonly code = "KHO_BAD_ARGUMENT";
+  /** @inheritDoc */
+  readonly errno = "EINVAL";
+  /**
+   * @param operation - the API called.
+   * @param argument - which argument.
+   * @param value - its value.
+   */
+  constructor(operation: string, argument: string, value: unknown) {
+    super(`${operation}: invalid ${argument} ${String(value)}`, { operation, argument, value });
+  }
+}
+
+/** A restore or retrieve was attempted on a boot that received no KHO handover. */
+export class KhoNoHandoverError extends KhoError {
+  /** @inheritDoc */
+  readonly code = "KHO_NO_HANDOVER";
+  /** @inheritDoc */
+  readonly errno = "ENOENT";
+  /** @param operation - the API called. */
+  constructor(operation: string) {
+    super(`${operation}: this boot received no KHO handover`, { operation });
+  }
+}

@@ -16,6 +16,7 @@ import {
 } from "./abi.js";
 import {
   KhoAlreadyRestoredError,
+  KhoBadArgumentError,
   KhoBadSubtreeError,
   KhoCorruptHandoverError,
   KhoNotPreservedError,
@@ -26,6 +27,7 @@ import { FDT_MAGIC } from "./fdt/abi.js";
 import { decodeFdt } from "./fdt/parser.js";
 import type { FdtNode, FdtTree } from "./fdt/tree.js";
 import { type IncomingMemoryMap, readMemoryMap } from "./memory-map-reader.js";
+import { splitIntoFolios } from "./outgoing.js";
 import { decodeVmallocDescriptor, type KhoVmallocDescriptor, type VmallocArea } from "./vmalloc.js";
 
 /** Most scratch areas a handover may describe (lowmem + global + up to 62 nodes). */
@@ -184,6 +186,7 @@ export class KhoIncoming {
 
   /** The order the previous kernel preserved a folio at `phys` with, if `phys` is a folio head. */
   preservedOrderAt(phys: PhysAddr): number | undefined {
+    this.kernel.assertAlive("kho.preservedOrderAt");
     if (!Number.isSafeInteger(phys) || phys < 0 || phys % PAGE_SIZE !== 0) return undefined;
     for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
       if (
@@ -198,6 +201,7 @@ export class KhoIncoming {
 
   /** True when every byte of the range was preserved by the previous kernel (restored or not). */
   isPreserved(phys: PhysAddr, size: number): boolean {
+    this.kernel.assertAlive("kho.isPreserved");
     if (!Number.isSafeInteger(phys) || !Number.isSafeInteger(size) || size <= 0) return false;
     const ranges = this.memoryMap.ranges;
     let lo = 0;
@@ -221,6 +225,14 @@ export class KhoIncoming {
    */
   restoreFolio(phys: PhysAddr, order: number): PhysAddr {
     this.kernel.assertAlive("kho.restoreFolio");
+    this.checkRestorable(phys, order);
+    this.commitRestore(phys, order);
+    return phys;
+  }
+
+  /** True when the folio was preserved with `order` and has been restored already. */
+  isRestored(phys: PhysAddr, order: number): boolean {
+    this.kernel.assertAlive("kho.isRestored");
     if (
       !Number.isInteger(order) ||
       order < 0 ||
@@ -228,8 +240,36 @@ export class KhoIncoming {
       !Number.isSafeInteger(phys) ||
       phys < 0
     ) {
-      throw new KhoNotPreservedError("restore", phys, order, "invalid address or order");
+      return false;
     }
+    const pfn = phys / PAGE_SIZE;
+    return Number.isInteger(pfn) && testBit(this.restored.get(order), pfn, order);
+  }
+
+  /**
+   * Restores `nrPages` pages preserved with `preservePages(phys, nrPages)` (same split). All or
+   * nothing: every folio is checked before any is taken.
+   */
+  restorePages(phys: PhysAddr, nrPages: number): PhysAddr {
+    this.kernel.assertAlive("kho.restorePages");
+    if (!Number.isSafeInteger(nrPages) || nrPages <= 0)
+      throw new KhoBadArgumentError("restorePages", "page count", nrPages);
+    if (!Number.isSafeInteger(phys) || phys < 0 || phys % PAGE_SIZE !== 0) {
+      throw new KhoBadArgumentError("restorePages", "address", phys);
+    }
+    const folios = splitIntoFolios(phys, nrPages * PAGE_SIZE);
+    for (const f of folios) this.checkRestorable(f.phys, f.order);
+    for (const f of folios) this.commitRestore(f.phys, f.order);
+    return phys;
+  }
+
+  /** Throws unless the folio was preserved with exactly `order` and is not restored yet. */
+  private checkRestorable(phys: PhysAddr, order: number): void {
+    if (!Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER) {
+      throw new KhoBadArgumentError("restoreFolio", "order", order);
+    }
+    if (!Number.isSafeInteger(phys) || phys < 0)
+      throw new KhoBadArgumentError("restoreFolio", "address", phys);
     const pfn = phys / PAGE_SIZE;
     if (
       !Number.isInteger(pfn) ||
@@ -244,6 +284,12 @@ export class KhoIncoming {
         actual === undefined ? "not preserved" : `preserved with order ${actual}`,
       );
     }
+    if (testBit(this.restored.get(order), pfn, order)) throw new KhoAlreadyRestoredError(phys, order);
+  }
+
+  /** Marks a checked folio restored and hands it to the kernel's allocator. */
+  private commitRestore(phys: PhysAddr, order: number): void {
+    const pfn = phys / PAGE_SIZE;
     let restoredBits = this.restored.get(order);
     if (restoredBits === undefined) {
       restoredBits = new Map();
@@ -257,25 +303,9 @@ export class KhoIncoming {
       restoredBits.set(index, bits);
     }
     const bit = high % PRESERVE_BITS;
-    if ((bits[bit >>> 3]! & (1 << (bit & 7))) !== 0) throw new KhoAlreadyRestoredError(phys, order);
     bits[bit >>> 3]! |= 1 << (bit & 7);
     this.restoredFolios++;
     this.kernel.adoptPages(phys, order);
-    return phys;
-  }
-
-  /** Restores `nrPages` pages preserved with `preservePages(phys, nrPages)` (same split). */
-  restorePages(phys: PhysAddr, nrPages: number): PhysAddr {
-    let pfn = phys / PAGE_SIZE;
-    const end = pfn + nrPages;
-    while (pfn < end) {
-      let order = 0;
-      while (order < MAX_PAGE_ORDER && pfn % (1 << (order + 1)) === 0 && pfn + (1 << (order + 1)) <= end)
-        order++;
-      this.restoreFolio(pfn * PAGE_SIZE, order);
-      pfn += 1 << order;
-    }
-    return phys;
   }
 
   /**
@@ -298,14 +328,15 @@ export class KhoIncoming {
         value: d.totalPages,
       });
     }
+    // Walk and check the whole list first (read-only), then take everything: all or nothing.
     const blocks: PhysAddr[] = [];
     const chunks: PhysAddr[] = [];
     let chunk = d.first;
     while (chunk !== 0 && blocks.length * blockPages < d.totalPages) {
       if (chunks.includes(chunk)) throw new KhoVmallocError("next", "chunk list loops", { phys: chunk });
-      if (this.preservedOrderAt(chunk) !== 0)
-        throw new KhoVmallocError("next", "chunk page not preserved", { phys: chunk });
-      this.restoreFolio(chunk, 0);
+      if (this.preservedOrderAt(chunk) !== 0 || this.isRestored(chunk, 0)) {
+        throw new KhoVmallocError("next", "chunk page not preserved (or already restored)", { phys: chunk });
+      }
       chunks.push(chunk);
       for (let j = 0; j < KHO_VMALLOC_CHUNK.entries; j++) {
         const entry = this.memory.readU64(chunk + KHO_VMALLOC_CHUNK.phys + j * 8);
@@ -315,7 +346,10 @@ export class KhoIncoming {
         }
         if (entry > BigInt(Number.MAX_SAFE_INTEGER))
           throw new KhoVmallocError("phys", "beyond 2^53", { chunk, index: j });
-        blocks.push(this.restoreFolio(Number(entry), d.order));
+        this.checkRestorable(Number(entry), d.order);
+        if (blocks.includes(Number(entry)))
+          throw new KhoVmallocError("phys", "block listed twice", { chunk, index: j });
+        blocks.push(Number(entry));
       }
       chunk = Number(this.memory.readU64(chunk + KHO_VMALLOC_CHUNK.next));
     }
@@ -325,12 +359,15 @@ export class KhoIncoming {
         found: blocks.length,
       });
     }
+    for (const c of chunks) this.commitRestore(c, 0);
+    for (const b of blocks) this.commitRestore(b, d.order);
     for (const c of chunks) this.kernel.freePages(c, 0);
     return { blocks, order: d.order, totalPages: d.totalPages };
   }
 
   /** Names of the subtrees in the handover. */
   subtreeNames(): string[] {
+    this.kernel.assertAlive("kho.subtreeNames");
     return this.root.root.children.map((child: FdtNode) => child.name);
   }
 

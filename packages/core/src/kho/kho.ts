@@ -9,7 +9,7 @@ import {
   type KexecHandoff,
   KHO_PRESERVED_LABEL,
 } from "../kernel/kernel.js";
-import { KhoNotPreservedError, KhoSubtreeNotFoundError } from "./errors.js";
+import { KhoNoHandoverError } from "./errors.js";
 import type { FdtTree } from "./fdt/tree.js";
 import {
   KhoIncoming,
@@ -133,28 +133,27 @@ export class Kho {
 
   /** Mirrors `kho_restore_folio`. See {@link KhoIncoming.restoreFolio}. */
   restoreFolio(phys: PhysAddr, order: number): PhysAddr {
-    return this.requireIncoming(phys, order).restoreFolio(phys, order);
+    return this.requireIncoming("restoreFolio").restoreFolio(phys, order);
   }
 
   /** Mirrors `kho_restore_pages`. See {@link KhoIncoming.restorePages}. */
   restorePages(phys: PhysAddr, nrPages: number): PhysAddr {
-    return this.requireIncoming(phys, 0).restorePages(phys, nrPages);
+    return this.requireIncoming("restorePages").restorePages(phys, nrPages);
   }
 
   /** Mirrors `kho_restore_vmalloc`. See {@link KhoIncoming.restoreVmalloc}. */
   restoreVmalloc(descriptor: KhoVmallocDescriptor | Uint8Array): VmallocArea {
-    return this.requireIncoming(0, 0).restoreVmalloc(descriptor);
+    return this.requireIncoming("restoreVmalloc").restoreVmalloc(descriptor);
   }
 
   /** Mirrors `kho_retrieve_subtree`. See {@link KhoIncoming.retrieveSubtree}. */
   retrieveSubtree(name: string): RetrievedSubtree {
-    if (this.incoming === undefined) throw new KhoSubtreeNotFoundError(name);
+    if (this.incoming === undefined) throw new KhoNoHandoverError(`retrieveSubtree("${name}")`);
     return this.incoming.retrieveSubtree(name);
   }
 
-  private requireIncoming(phys: PhysAddr, order: number): KhoIncoming {
-    if (this.incoming === undefined)
-      throw new KhoNotPreservedError("restore", phys, order, "this boot has no KHO handover");
+  private requireIncoming(operation: string): KhoIncoming {
+    if (this.incoming === undefined) throw new KhoNoHandoverError(operation);
     return this.incoming;
   }
 }

@@ -20,8 +20,8 @@ export function writeMemoryMap(
   tracker: PreservationTracker,
   memory: PhysicalMemory,
   allocPage: () => PhysAddr,
+  chunkPages: PhysAddr[] = [],
 ): SerializedMemoryMap {
-  const chunkPages: PhysAddr[] = [];
   let chunk = 0;
   let chunkOrder = -1;
   let count = 0;

@@ -17,6 +17,7 @@ import {
   PROP_SUBTREE_FDT,
 } from "./abi.js";
 import {
+  KhoBadArgumentError,
   KhoBadOrderError,
   KhoBadSubtreeError,
   KhoDisabledError,
@@ -147,16 +148,15 @@ export class KhoOutgoing {
    */
   preservePages(phys: PhysAddr, nrPages: number): void {
     this.checkMutable("preservePages");
-    if (!Number.isSafeInteger(nrPages) || nrPages <= 0)
-      throw new KhoMisalignedError(phys, nrPages * PAGE_SIZE, "page count must be positive");
+    this.checkRange("preservePages", phys, nrPages);
     this.preserveSplit(phys, nrPages * PAGE_SIZE);
   }
 
-  /** Undoes {@link KhoOutgoing.preservePages} with the same arguments. */
+  /** Undoes {@link KhoOutgoing.preservePages} with the same arguments (all or nothing). */
   unpreservePages(phys: PhysAddr, nrPages: number): void {
     this.checkMutable("unpreservePages");
-    for (const folio of splitIntoFolios(phys, nrPages * PAGE_SIZE))
-      this.unpreserveFolio(folio.phys, folio.order);
+    this.checkRange("unpreservePages", phys, nrPages);
+    this.unpreserveAll(splitIntoFolios(phys, nrPages * PAGE_SIZE));
   }
 
   /**
@@ -171,10 +171,14 @@ export class KhoOutgoing {
     this.preserveSplit(phys, size);
   }
 
-  /** Undoes {@link KhoOutgoing.preservePhys} with the same arguments. */
+  /** Undoes {@link KhoOutgoing.preservePhys} with the same arguments (all or nothing). */
   unpreservePhys(phys: PhysAddr, size: number): void {
     this.checkMutable("unpreservePhys");
-    for (const folio of splitIntoFolios(phys, size)) this.unpreserveFolio(folio.phys, folio.order);
+    if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
+      throw new KhoBadArgumentError("unpreservePhys", "size", size);
+    }
+    this.checkRange("unpreservePhys", phys, size / PAGE_SIZE);
+    this.unpreserveAll(splitIntoFolios(phys, size));
   }
 
   /**
@@ -221,27 +225,44 @@ export class KhoOutgoing {
     return { ...descriptor, bytes: encodeVmallocDescriptor(descriptor) };
   }
 
-  /** Undoes {@link KhoOutgoing.preserveVmalloc}: unpreserves every block and frees the chunk pages. */
+  /**
+   * Undoes {@link KhoOutgoing.preserveVmalloc}: unpreserves every block and frees the chunk pages.
+   * All or nothing: the whole list is checked before anything changes.
+   */
   unpreserveVmalloc(descriptor: KhoVmallocDescriptor): void {
     this.checkMutable("unpreserveVmalloc");
-    let chunk = descriptor.first;
-    let remaining = descriptor.totalPages / 2 ** descriptor.order;
-    while (chunk !== 0 && remaining > 0) {
-      const next = Number(this.memory.readU64(chunk + KHO_VMALLOC_CHUNK.next));
-      for (let j = 0; j < KHO_VMALLOC_CHUNK.entries && remaining > 0; j++, remaining--) {
-        this.unpreserveFolio(
-          Number(this.memory.readU64(chunk + KHO_VMALLOC_CHUNK.phys + j * 8)),
-          descriptor.order,
-        );
-      }
-      this.unpreserveFolio(chunk, 0);
-      this.kernel.freePages(chunk, 0);
-      chunk = next;
+    const { order, totalPages } = descriptor;
+    if (!Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER) {
+      throw new KhoVmallocError("order", `outside 0..${MAX_PAGE_ORDER}`, { value: order });
     }
+    const blockCount = totalPages / (1 << order);
+    if (!Number.isSafeInteger(blockCount) || blockCount <= 0) {
+      throw new KhoVmallocError("total_pages", "zero or not a multiple of the block size", {
+        value: totalPages,
+      });
+    }
+    const folios: Array<{ phys: PhysAddr; order: number }> = [];
+    const chunks: PhysAddr[] = [];
+    let remaining = blockCount;
+    for (let chunk = descriptor.first; remaining > 0; ) {
+      if (!isFolio(chunk, 0) || !this.tracker.test(chunk / PAGE_SIZE, 0) || chunks.includes(chunk)) {
+        throw new KhoVmallocError("first", "chunk list does not match what preserveVmalloc wrote", {
+          phys: chunk,
+        });
+      }
+      chunks.push(chunk);
+      for (let j = 0; j < KHO_VMALLOC_CHUNK.entries && remaining > 0; j++, remaining--) {
+        folios.push({ phys: Number(this.memory.readU64(chunk + KHO_VMALLOC_CHUNK.phys + j * 8)), order });
+      }
+      chunk = Number(this.memory.readU64(chunk + KHO_VMALLOC_CHUNK.next));
+    }
+    this.unpreserveAll([...folios, ...chunks.map((phys) => ({ phys, order: 0 }))]);
+    for (const chunk of chunks) this.kernel.freePages(chunk, 0);
   }
 
   /** True when every byte of `[phys, phys + size)` lies in folios preserved by this kernel. */
   isPreserved(phys: PhysAddr, size: number): boolean {
+    this.kernel.assertAlive("kho.isPreserved");
     let cursor = phys;
     const end = phys + size;
     while (cursor < end) {
@@ -254,6 +275,7 @@ export class KhoOutgoing {
 
   /** The preserved folio containing `phys`, if any. */
   preservedFolioAt(phys: PhysAddr): { phys: PhysAddr; order: number } | undefined {
+    this.kernel.assertAlive("kho.preservedFolioAt");
     if (!Number.isSafeInteger(phys) || phys < 0) return undefined;
     const pfn = Math.floor(phys / PAGE_SIZE);
     for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
@@ -265,11 +287,13 @@ export class KhoOutgoing {
 
   /** Every preserved folio, ascending by order then address. */
   preservedFolios(): IterableIterator<{ phys: PhysAddr; order: number }> {
+    this.kernel.assertAlive("kho.preservedFolios");
     return this.tracker.preservedFolios();
   }
 
   /** Preserved folio count and bytes. */
   stats(): { folios: number; preservedBytes: number; bitmapPages: number } {
+    this.kernel.assertAlive("kho.stats");
     return {
       folios: this.tracker.totalFolios(),
       preservedBytes: this.tracker.preservedBytes(),
@@ -307,12 +331,14 @@ export class KhoOutgoing {
     if (order > MAX_PAGE_ORDER)
       throw new KhoBadSubtreeError(name, `blob of ${blob.length} bytes exceeds 4 MiB`);
     const phys = this.kernel.allocPages(order);
-    this.memory.write(phys, blob);
-    this.preserveFolio(phys, order);
+    let preserved = false;
     try {
+      this.memory.write(phys, blob);
+      this.preserveFolio(phys, order);
+      preserved = true;
       this.checkSubtreeBlob(name, phys);
     } catch (error) {
-      this.tracker.clear(phys / PAGE_SIZE, order);
+      if (preserved) this.tracker.clear(phys / PAGE_SIZE, order);
       this.kernel.freePages(phys, order);
       throw error;
     }
@@ -334,6 +360,7 @@ export class KhoOutgoing {
 
   /** Names of the outgoing subtrees, in the order they will appear in the root FDT. */
   subtreeNames(): string[] {
+    this.kernel.assertAlive("kho.subtreeNames");
     return [...this.subtrees.keys()];
   }
 
@@ -353,26 +380,32 @@ export class KhoOutgoing {
     if (this.rootFdtPage === undefined) this.rootFdtPage = this.kernel.allocPages(0);
     const fdtPhys = this.rootFdtPage;
     this.preserveFolio(fdtPhys, 0);
-    const memoryMap = writeMemoryMap(this.tracker, this.memory, () => this.kernel.allocPages(0));
-    const builder = new FdtBuilder()
-      .beginNode("")
-      .propString("compatible", KHO_FDT_COMPATIBLE)
-      .propU64le(PROP_PRESERVED_MEMORY_MAP, BigInt(memoryMap.firstChunk));
-    for (const [name, subtree] of this.subtrees) {
-      builder.beginNode(name).propU64le(PROP_SUBTREE_FDT, BigInt(subtree.phys)).endNode();
-    }
-    const fdt = builder.endNode().finish();
-    if (fdt.length > KHO_FDT_SIZE) {
-      for (const chunk of memoryMap.chunkPages) this.kernel.freePages(chunk, 0);
+    const chunkPages: PhysAddr[] = [];
+    let memoryMap: SerializedMemoryMap;
+    try {
+      memoryMap = writeMemoryMap(this.tracker, this.memory, () => this.kernel.allocPages(0), chunkPages);
+      const builder = new FdtBuilder()
+        .beginNode("")
+        .propString("compatible", KHO_FDT_COMPATIBLE)
+        .propU64le(PROP_PRESERVED_MEMORY_MAP, BigInt(memoryMap.firstChunk));
+      for (const [name, subtree] of this.subtrees) {
+        builder.beginNode(name).propU64le(PROP_SUBTREE_FDT, BigInt(subtree.phys)).endNode();
+      }
+      const fdt = builder.endNode().finish();
+      if (fdt.length > KHO_FDT_SIZE) throw new KhoFdtFullError(fdt.length, KHO_FDT_SIZE);
+      this.memory.fill(fdtPhys, PAGE_SIZE, 0);
+      this.memory.write(fdtPhys, fdt);
+    } catch (error) {
+      // Leave KHO exactly as before finalize (kho_abort on a failed finalize), so it can be retried.
+      for (const chunk of chunkPages) this.kernel.freePages(chunk, 0);
       this.tracker.clear(fdtPhys / PAGE_SIZE, 0);
-      throw new KhoFdtFullError(fdt.length, KHO_FDT_SIZE);
+      throw error;
     }
-    this.memory.fill(fdtPhys, PAGE_SIZE, 0);
-    this.memory.write(fdtPhys, fdt);
+    const fdtBytes = this.memory.read(fdtPhys + 4, 4);
     const bitmaps = this.tracker.bitmaps().length;
     const report: KhoFinalizeReport = {
       fdtPhys,
-      fdtBytes: fdt.length,
+      fdtBytes: new DataView(fdtBytes.buffer).getUint32(0, false),
       firstChunk: memoryMap.firstChunk,
       chunks: memoryMap.chunkPages.length,
       bitmaps,
@@ -450,6 +483,24 @@ export class KhoOutgoing {
           : this.tracker.anyInRange(k, pfn / (1 << k), (pfn + (1 << order)) / (1 << k));
       if (clash) throw new KhoOverlapError(phys, size, `overlaps a preserved folio of order ${k}`);
     }
+  }
+
+  /** Checks `phys` is page aligned and `nrPages` a positive safe integer. */
+  private checkRange(operation: string, phys: PhysAddr, nrPages: number): void {
+    if (!Number.isSafeInteger(nrPages) || nrPages <= 0)
+      throw new KhoBadArgumentError(operation, "page count", nrPages);
+    if (!isFolio(phys, 0))
+      throw new KhoMisalignedError(phys, nrPages * PAGE_SIZE, "address not page aligned");
+  }
+
+  /** Unpreserves every folio, or none when any of them is not preserved with that order. */
+  private unpreserveAll(folios: ReadonlyArray<{ phys: PhysAddr; order: number }>): void {
+    for (const f of folios) {
+      if (!isFolio(f.phys, f.order) || !this.tracker.test(f.phys / PAGE_SIZE, f.order)) {
+        throw new KhoNotPreservedError("unpreserve", f.phys, f.order);
+      }
+    }
+    for (const f of folios) this.tracker.clear(f.phys / PAGE_SIZE, f.order);
   }
 
   private preserveSplit(phys: PhysAddr, size: number): void {

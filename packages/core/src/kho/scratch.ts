@@ -34,6 +34,7 @@ export function parseScratchPolicy(value: string | undefined): ScratchPolicy {
     const digits = value.slice(0, -1);
     if (!/^\d{1,10}$/.test(digits))
       throw new CmdlineError("kho_scratch", value, "expected N% with N ≤ 10 digits");
+    if (Number(digits) === 0) throw new CmdlineError("kho_scratch", value, "a 0 % scale reserves no scratch");
     return { kind: "scale", percent: Number(digits) };
   }
   const parts = value.split(",");
@@ -48,6 +49,10 @@ export function parseScratchPolicy(value: string | undefined): ScratchPolicy {
   const [lowmem, global, pernode] = sizes as [number, number, number];
   if (lowmem + global + pernode === 0)
     throw new CmdlineError("kho_scratch", value, "total scratch size is zero");
+  if (sizes.some((size) => size % PAGE_SIZE !== 0)) {
+    // The next kernel refuses scratch areas that are not whole pages; say so now, not after kexec.
+    throw new CmdlineError("kho_scratch", value, "sizes must be multiples of 4 KiB");
+  }
   return { kind: "sizes", lowmem, global, pernode };
 }
 

@@ -108,8 +108,17 @@ export class PreservationTracker {
       const windowEnd = Math.min(highTo, (index + 1) * PRESERVE_BITS);
       const bitmap = bitmaps.get(index);
       if (bitmap !== undefined) {
-        for (let bit = high % PRESERVE_BITS; bit < windowEnd - index * PRESERVE_BITS; bit++) {
-          if ((this.memory.readU8(bitmap + (bit >>> 3)) & (1 << (bit & 7))) !== 0) return true;
+        let bit = high % PRESERVE_BITS;
+        const endBit = windowEnd - index * PRESERVE_BITS;
+        while (bit < endBit) {
+          // Whole bytes at once when the range covers them (order-10 checks span ~1000 bits).
+          if ((bit & 7) === 0 && bit + 8 <= endBit) {
+            if (this.memory.readU8(bitmap + (bit >>> 3)) !== 0) return true;
+            bit += 8;
+          } else {
+            if ((this.memory.readU8(bitmap + (bit >>> 3)) & (1 << (bit & 7))) !== 0) return true;
+            bit++;
+          }
         }
       }
       high = windowEnd;

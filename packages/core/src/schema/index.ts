@@ -5,6 +5,7 @@
  * @module
  */
 
+export { RangeSet } from "../common/range-set.js";
 export * from "./catalog/index.js";
 export { DEFAULT_DECODE_BUDGET, type DecodeBudget } from "./codec/budget.js";
 export { type Codec, codecFor } from "./codec/codec.js";
@@ -117,7 +118,6 @@ export {
 export * from "./lock/index.js";
 export { InMemorySchemaMemory, type InMemorySchemaMemoryOptions } from "./memory/in-memory.js";
 export type { SchemaMemory } from "./memory/memory.js";
-export { RangeSet } from "./memory/ranges.js";
 export { type IoType, ioTypeOf } from "./validate/io-types.js";
 export { formatIssues, validate } from "./validate/validate.js";
 export { valuesEqual } from "./values/equal.js";

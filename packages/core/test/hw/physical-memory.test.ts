@@ -15,6 +15,7 @@ import {
   SECTION_SIZE,
   SizeParseError,
   TiB,
+  ViewStraddlesSectionError,
 } from "@liveupdate/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -53,7 +54,10 @@ describe("PhysicalMemory", () => {
     expect(() => memory.readU32(-4)).toThrow(BadAccessError);
     expect(() => memory.readU32(4096.5)).toThrow(BadAccessError);
     expect(() => memory.read(0x1000, -1)).toThrow(BadAccessError);
-    expect(() => memory.view(2 * MiB - 8, 16)).toThrow(BadAccessError);
+    expect(() => memory.view(2 * MiB - 8, 16)).toThrow(ViewStraddlesSectionError);
+    expect(() => memory.writeU8(0x1000, 256)).toThrow(BadAccessError);
+    expect(() => memory.writeU32(0x1000, -1)).toThrow(BadAccessError);
+    expect(() => memory.writeU64(0x1000, 1 as unknown as bigint)).toThrow(BadAccessError);
   });
 
   it("matches a byte-array model under random writes, fills and copies", () => {

@@ -81,7 +81,7 @@ describe("KHO handover across kexec", () => {
   });
 
   it("hands subtrees over and survives a chain of kexecs with the same scratch", () => {
-    const { machine, kernel, kho } = boot();
+    const { kernel, kho } = boot();
     const blob = new FdtBuilder()
       .beginNode("")
       .propString("compatible", "test-v1")
@@ -105,6 +105,5 @@ describe("KHO handover across kexec", () => {
     }
     expect(current.kernel.bootId).toBe(4);
     expect(() => current.kho.retrieveSubtree("nope")).toThrow(KhoSubtreeNotFoundError);
-    expect(machine.memory.map.totalRam()).toBeGreaterThan(0);
   });
 });

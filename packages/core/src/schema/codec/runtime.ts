@@ -1,4 +1,5 @@
 import { hex, LiveUpdateError } from "../../common/errors.js";
+import { RangeSet } from "../../common/range-set.js";
 import type { ScalarName } from "../declare/types.js";
 import {
   SchemaBadStringError,
@@ -18,7 +19,6 @@ import {
   SchemaReservedNonZeroError,
 } from "../errors.js";
 import type { SchemaMemory } from "../memory/memory.js";
-import { RangeSet } from "../memory/ranges.js";
 import { DEFAULT_DECODE_BUDGET, type DecodeBudget } from "./budget.js";
 
 /** Who is encoding or decoding, for error contexts. */

@@ -1,3 +1,5 @@
+import { SchemaDeclarationError } from "../errors.js";
+
 /**
  * Canonical JSON: object keys sorted by code unit, no whitespace, arrays in order. Independent of
  * property insertion order, so equal layouts always serialise to the same bytes.
@@ -11,7 +13,8 @@
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new TypeError("canonicalJson: non-finite number");
+    if (!Number.isFinite(value))
+      throw new SchemaDeclarationError("canonicalJson: non-finite number", { value });
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
@@ -21,5 +24,7 @@ export function canonicalJson(value: unknown): string {
       .sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
   }
-  throw new TypeError(`canonicalJson: unsupported value of type ${typeof value}`);
+  throw new SchemaDeclarationError(`canonicalJson: unsupported value of type ${typeof value}`, {
+    type: typeof value,
+  });
 }

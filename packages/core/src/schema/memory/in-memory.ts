@@ -1,7 +1,7 @@
 import { hex } from "../../common/errors.js";
+import { RangeSet } from "../../common/range-set.js";
 import { SchemaMemoryError } from "../errors.js";
 import type { SchemaMemory } from "./memory.js";
-import { RangeSet } from "./ranges.js";
 
 const PAGE_SHIFT = 12;
 const PAGE_SIZE = 1 << PAGE_SHIFT;
