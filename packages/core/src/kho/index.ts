@@ -26,6 +26,7 @@ export {
 } from "./abi.js";
 export {
   KhoAlreadyRestoredError,
+  KhoBadArgumentError,
   KhoBadOrderError,
   KhoBadSubtreeError,
   KhoCorruptHandoverError,
@@ -36,6 +37,7 @@ export {
   KhoInScratchError,
   KhoMemoryFreeError,
   KhoMisalignedError,
+  KhoNoHandoverError,
   KhoNotPreservedError,
   KhoNotRamError,
   KhoOverlapError,
