@@ -93,3 +93,21 @@ export class BootStageError extends LiveUpdateError {
     super(`${operation} is not possible while the kernel is ${stage}`, { operation, stage });
   }
 }
+
+/** The boot data handed over in memory (`setup_data` / `struct kho_data`) is malformed. */
+export class BootDataError extends LiveUpdateError {
+  /** @inheritDoc */
+  readonly code = "KERNEL_BAD_SETUP_DATA";
+  /**
+   * @param field - `type`, `len`, `fdt_addr`, …
+   * @param value - the value found.
+   * @param reason - what was expected.
+   */
+  constructor(field: string, value: unknown, reason: string) {
+    super(`bad KHO setup_data: ${field} = ${String(value)}: ${reason}`, {
+      structure: "setup_data",
+      field,
+      value,
+    });
+  }
+}

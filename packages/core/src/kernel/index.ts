@@ -4,7 +4,15 @@
  *
  * @module
  */
-export { type BootData, encodeBootData, KHO_DATA_SIZE, SETUP_KEXEC_KHO } from "./boot-data.js";
+export {
+  type BootData,
+  encodeBootData,
+  KHO_DATA_SIZE,
+  readSetupData,
+  SETUP_DATA_HEADER,
+  SETUP_KEXEC_KHO,
+  writeSetupData,
+} from "./boot-data.js";
 export { BuddyAllocator, MAX_PAGE_ORDER } from "./buddy.js";
 export {
   DEFAULT_KERNEL_IMAGE_SIZE,
@@ -16,6 +24,7 @@ export { KernelCmdline } from "./cmdline.js";
 export {
   BadAllocationError,
   BadFreeError,
+  BootDataError,
   BootStageError,
   CmdlineError,
   KernelGoneError,

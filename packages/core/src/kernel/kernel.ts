@@ -1,7 +1,7 @@
 import { Prng } from "../common/prng.js";
 import type { Machine } from "../hw/machine.js";
 import { alignUp, MiB, PAGE_SIZE, type PhysAddr, type PhysRange } from "../hw/units.js";
-import type { BootData } from "./boot-data.js";
+import { type BootData, readSetupData, writeSetupData } from "./boot-data.js";
 import { BuddyAllocator } from "./buddy.js";
 import { DEFAULT_KERNEL_IMAGE_SIZE, type KernelBuild } from "./build.js";
 import { KernelCmdline } from "./cmdline.js";
@@ -98,7 +98,17 @@ export interface KexecHandoff {
   readonly build: KernelBuild;
   /** The next kernel's command line. */
   readonly cmdline: string;
-  /** Boot data, when a handover was finalized. */
+  /**
+   * Physical address of the `setup_data` node (type `SETUP_KEXEC_KHO`) the outgoing kernel wrote,
+   * when a handover was finalized — what x86 links from `boot_params.hdr.setup_data`.
+   */
+  readonly setupData: PhysAddr | undefined;
+  /**
+   * The boot data, decoded from `setupData` in machine memory each time it is read (so it is
+   * exactly what survived in memory, not a JavaScript object carried across the kexec).
+   *
+   * @throws {@link BootDataError} when the node in memory is malformed.
+   */
   readonly bootData: BootData | undefined;
   /** Boot number of the kernel that rebooted. */
   readonly previousBootId: number;
@@ -312,6 +322,13 @@ export class Kernel {
       keep.push(...contribution.keep);
       bootData = contribution.bootData ?? bootData;
     }
+    // Boot data travels in memory, as x86 setup_data in a kexec segment; only its address crosses.
+    let setupData: PhysAddr | undefined;
+    if (bootData !== undefined) {
+      setupData = this.pageAllocator("reboot").alloc(0);
+      writeSetupData(this.machineValue.memory, setupData, bootData);
+      keep.push({ base: setupData, size: PAGE_SIZE });
+    }
     this.stageValue = "gone";
     this.buddy = undefined;
     let poisonedBytes = 0;
@@ -321,11 +338,15 @@ export class Kernel {
         poisonedBytes += range.size;
       }
     }
+    const memory = this.machineValue.memory;
     return {
       machine: this.machineValue,
       build: this.loaded.build,
       cmdline: this.loaded.cmdline,
-      bootData,
+      setupData,
+      get bootData() {
+        return setupData === undefined ? undefined : readSetupData(memory, setupData);
+      },
       previousBootId: this.bootId,
       poisonedBytes,
     };

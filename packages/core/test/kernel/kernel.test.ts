@@ -1,4 +1,5 @@
 import {
+  BootDataError,
   BootStageError,
   bootKernel,
   CmdlineError,
@@ -16,6 +17,9 @@ import {
   POISON_BYTE,
   Prng,
   parseScratchPolicy,
+  readSetupData,
+  SETUP_DATA_HEADER,
+  SETUP_KEXEC_KHO,
   VirtualLayout,
 } from "@liveupdate/core";
 import fc from "fast-check";
@@ -177,5 +181,21 @@ describe("virtual addresses in handover data", () => {
     view.setBigUint64(0, 0x1234000n, true);
     view.setBigUint64(16, kernel.layout.physToVirt(0x1234000), true);
     expect(VirtualLayout.findVirtualAddresses(blob)).toEqual([16]);
+  });
+});
+
+describe("boot data crosses kexec in memory", () => {
+  it("is a setup_data node of type SETUP_KEXEC_KHO that survives poisoning, and a corrupt one is a typed error", () => {
+    const machine = new Machine({ memory: "1G" });
+    const { kernel, kho } = bootKernel(machine, { build, seed: 21 });
+    const report = kho.finalize();
+    kernel.kexecLoad(build);
+    const handoff = kernel.reboot();
+    expect(handoff.setupData).toBeDefined();
+    expect(machine.memory.readU32(handoff.setupData! + SETUP_DATA_HEADER.type)).toBe(SETUP_KEXEC_KHO);
+    expect(readSetupData(machine.memory, handoff.setupData!)).toEqual(handoff.bootData);
+    expect(handoff.bootData!.fdtAddr).toBe(report.fdtPhys);
+    machine.memory.writeU32(handoff.setupData! + SETUP_DATA_HEADER.len, 31);
+    expect(() => handoff.bootData).toThrow(BootDataError);
   });
 });

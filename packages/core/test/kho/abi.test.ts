@@ -13,6 +13,7 @@ import {
   KHOSER_MEM_CHUNK_HDR,
   KHOSER_MEM_CHUNK_SIZE,
   PRESERVE_BITS,
+  SETUP_DATA_HEADER,
 } from "@liveupdate/core";
 import { describe, expect, it } from "vitest";
 
@@ -32,6 +33,7 @@ struct kho_scratch { uint64_t addr; uint64_t size; };
 struct kho_vmalloc { uint64_t first; unsigned int total_pages; unsigned short flags; unsigned short order; };
 #define KHO_VMALLOC_SIZE ((PAGE_SIZE - sizeof(uint64_t)) / sizeof(uint64_t))
 struct kho_vmalloc_chunk { uint64_t next; uint64_t phys[KHO_VMALLOC_SIZE]; };
+struct setup_data { uint64_t next; uint32_t type; uint32_t len; uint8_t data[]; };
 struct kho_data { uint64_t fdt_addr; uint64_t fdt_size; uint64_t scratch_addr; uint64_t scratch_size; } __attribute__((packed));
 _Static_assert(sizeof(struct khoser_mem_chunk) == PAGE_SIZE, "chunk is a page");
 int main(void) {
@@ -43,6 +45,8 @@ int main(void) {
     offsetof(struct khoser_mem_bitmap_ptr, phys_start), offsetof(struct khoser_mem_bitmap_ptr, bitmap),
     sizeof(struct khoser_mem_bitmap_ptr), offsetof(struct kho_scratch, addr), offsetof(struct kho_scratch, size),
     sizeof(struct kho_scratch));
+  printf("\"setup_data\":[%zu,%zu,%zu,%zu],", offsetof(struct setup_data, next), offsetof(struct setup_data, type),
+    offsetof(struct setup_data, len), sizeof(struct setup_data));
   printf("\"vmalloc\":[%zu,%zu,%zu,%zu,%zu],\"vchunk\":[%zu,%zu,%zu],\"kho_data\":%zu}\n",
     offsetof(struct kho_vmalloc, first), offsetof(struct kho_vmalloc, total_pages), offsetof(struct kho_vmalloc, flags),
     offsetof(struct kho_vmalloc, order), sizeof(struct kho_vmalloc), offsetof(struct kho_vmalloc_chunk, next),
@@ -84,5 +88,11 @@ describe("the pinned kho-v1 ABI", () => {
     ]);
     expect(c.vchunk).toEqual([KHO_VMALLOC_CHUNK.next, KHO_VMALLOC_CHUNK.phys, KHO_VMALLOC_CHUNK.entries]);
     expect(c.kho_data).toBe(KHO_DATA_SIZE);
+    expect(c.setup_data).toEqual([
+      SETUP_DATA_HEADER.next,
+      SETUP_DATA_HEADER.type,
+      SETUP_DATA_HEADER.len,
+      SETUP_DATA_HEADER.size,
+    ]);
   });
 });
