@@ -126,6 +126,9 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
     const report = kho.finalize();
     const finalizeMs = performance.now() - t;
 
+    // The outgoing kernel's own list, taken while it is alive (its objects are gone after reboot).
+    const preservedList =
+      hop === 0 && options.outDir !== undefined ? [...kho.outgoing.preservedFolios()] : [];
     const next = builds[(hop + 1) % builds.length]!;
     kernel.kexecLoad(next);
     t = performance.now();
@@ -133,11 +136,7 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
     const rebootMs = performance.now() - t;
 
     if (hop === 0 && options.outDir !== undefined) {
-      files.push(
-        ...writeArtifacts(options.outDir, machine, handoff.bootData!, kho.scratch, [
-          ...kho.outgoing.preservedFolios(),
-        ]),
-      );
+      files.push(...writeArtifacts(options.outDir, machine, handoff.bootData!, kho.scratch, preservedList));
     }
 
     t = performance.now();

@@ -67,7 +67,29 @@ function isThenable(value: unknown): boolean {
   );
 }
 
-function bind(instance: object, hook: HookName): ((...args: unknown[]) => unknown) | undefined {
+type BoundHook = (...args: unknown[]) => unknown;
+
+/**
+ * Bound hooks per driver instance, resolved once: metadata lookups (reflect-metadata) cost
+ * microseconds per call, which adds up to milliseconds of blackout with thousands of objects.
+ */
+const boundHooks = new WeakMap<object, Map<HookName, BoundHook | null>>();
+
+function bind(instance: object, hook: HookName): BoundHook | undefined {
+  let table = boundHooks.get(instance);
+  if (table === undefined) {
+    table = new Map();
+    boundHooks.set(instance, table);
+  }
+  let bound = table.get(hook);
+  if (bound === undefined) {
+    bound = resolveHook(instance, hook) ?? null;
+    table.set(hook, bound);
+  }
+  return bound ?? undefined;
+}
+
+function resolveHook(instance: object, hook: HookName): BoundHook | undefined {
   const key = methodKey(instance, hook);
   if (key === undefined) return undefined;
   const method = (instance as Record<string | symbol, unknown>)[key];

@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { LUO_COMPATIBLE_LENGTH } from "../luo/handover-schema.js";
 import { defineCatalogEntry } from "../schema/catalog/catalog.js";
 import { CatalogInvalidError } from "../schema/catalog/errors.js";
 import type { VersionedSchema } from "../schema/versions/versioned.js";
@@ -127,6 +128,15 @@ export function normalizeHandlerOptions(
       {
         driver: owner,
       },
+    );
+  }
+  // Every compatible string `<name>-v<N>` must fit the LUO handover's `char[48]` with its NUL.
+  const longest = `${name}-v${schema.latest}`;
+  const longestBytes = new TextEncoder().encode(longest).length;
+  if (longestBytes >= LUO_COMPATIBLE_LENGTH) {
+    throw new DriverDeclarationError(
+      `${owner}: compatible string "${longest}" is ${longestBytes} bytes; the LUO handover holds at most ${LUO_COMPATIBLE_LENGTH - 1} (char[${LUO_COMPATIBLE_LENGTH}] with NUL)`,
+      { driver: name, field: "schema", compatible: longest },
     );
   }
   const native = options.native ?? schema.latest;

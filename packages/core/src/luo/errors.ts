@@ -158,6 +158,41 @@ export class LuoPhaseError extends LuoError {
   }
 }
 
+/** A session handle was used after its session was closed (or replaced by one of the same name). */
+export class LuoSessionClosedError extends LuoError {
+  /** @inheritDoc */
+  readonly code = "LUO_SESSION_CLOSED";
+  /** @inheritDoc */
+  readonly errno = "EBADF";
+  /** @param session - the name. */
+  constructor(session: string) {
+    super(`session "${session}" is closed`, { session });
+  }
+}
+
+/** An incoming session was finished already (a session finishes once). */
+export class LuoSessionFinishedError extends LuoError {
+  /** @inheritDoc */
+  readonly code = "LUO_SESSION_FINISHED";
+  /** @inheritDoc */
+  readonly errno = "EINVAL";
+  /** @param session - the name. */
+  constructor(session: string) {
+    super(`session "${session}" was already finished`, { session });
+  }
+}
+
+/**
+ * An internal invariant of the orchestrator does not hold (a bug, not a caller error): e.g. a phase
+ * transition outside `LUO_TRANSITIONS`, or serializing without a negotiated version.
+ */
+export class LuoInternalError extends LuoError {
+  /** @inheritDoc */
+  readonly code = "LUO_INTERNAL";
+  /** @inheritDoc */
+  readonly errno = "EFAULT";
+}
+
 /** A `@PhaseGuard` operation was refused on a preserved object (errno `EBUSY`). */
 export class LuoOperationRefusedError extends LuoError {
   /** @inheritDoc */
@@ -195,6 +230,29 @@ export class LuoNoTargetError extends LuoError {
   /** @param bootId - the running boot. */
   constructor(bootId: number) {
     super(`boot #${bootId}: no kernel is kexec-loaded; load the target build before preparing`, { bootId });
+  }
+}
+
+/**
+ * The kexec-loaded build changed (or was unloaded) after prepare negotiated the handover versions
+ * against it: the staged kernel might not read what was serialized. The update was cancelled (the
+ * kernel is back in NORMAL); load the build again, or prepare again against the new one.
+ */
+export class LuoTargetChangedError extends LuoError {
+  /** @inheritDoc */
+  readonly code = "LUO_TARGET_CHANGED";
+  /** @inheritDoc */
+  readonly errno = "EINVAL";
+  /**
+   * @param operation - the call that noticed (`freeze`, `reboot`).
+   * @param negotiated - version of the build prepare negotiated with.
+   * @param loaded - version of the build kexec-loaded now (undefined: none).
+   */
+  constructor(operation: string, negotiated: string, loaded: string | undefined) {
+    super(
+      `${operation}: the kexec-loaded build changed since prepare (negotiated with ${negotiated}, loaded now: ${loaded ?? "none"}); update cancelled`,
+      { operation, negotiatedBuild: negotiated, loadedBuild: loaded },
+    );
   }
 }
 
@@ -260,6 +318,28 @@ export class LuoSessionBusyError extends LuoError {
   }
 }
 
+/**
+ * Serialized state does not fit preserved memory: one value needs more than the arena's limit, or
+ * no physically contiguous run of folios large enough is free.
+ */
+export class LuoStateTooLargeError extends LuoError {
+  /** @inheritDoc */
+  readonly code = "LUO_STATE_TOO_LARGE";
+  /** @inheritDoc */
+  readonly errno = "E2BIG";
+  /**
+   * @param bytes - bytes requested.
+   * @param limit - the arena's limit.
+   * @param detail - why it cannot be served.
+   */
+  constructor(bytes: number, limit: number, detail: string) {
+    super(`serialized state needs ${bytes} contiguous bytes of preserved memory: ${detail}`, {
+      bytes,
+      limit,
+    });
+  }
+}
+
 /** The orchestrator's own handover (the `luo` subtree) is missing pieces or invalid. */
 export class LuoHandoverCorruptError extends LuoError {
   /** @inheritDoc */
@@ -277,6 +357,41 @@ export class LuoRestoreAbortedError extends LuoError {
   readonly code = "LUO_RESTORE_ABORTED";
   /** @inheritDoc */
   readonly errno = "EIO";
+}
+
+/** A codec tried to write or allocate handover memory during restore (it is read-only then). */
+export class LuoReadOnlyMemoryError extends LuoError {
+  /** @inheritDoc */
+  readonly code = "LUO_READ_ONLY_MEMORY";
+  /** @inheritDoc */
+  readonly errno = "EROFS";
+  /** @param operation - `write` or `allocate`. */
+  constructor(operation: string) {
+    super(`handover memory is read-only during restore (${operation} refused)`, { operation });
+  }
+}
+
+/**
+ * An object needs an FLB (shared driver state) whose restore failed earlier: the object cannot be
+ * restored either. `cause` is the FLB's restore error.
+ */
+export class LuoFlbUnavailableError extends LuoError {
+  /** @inheritDoc */
+  readonly code = "LUO_FLB_UNAVAILABLE";
+  /** @inheritDoc */
+  readonly errno = "ENODEV";
+  /**
+   * @param flb - the FLB's name.
+   * @param compatible - its compatible string in the handover.
+   * @param cause - why its restore failed.
+   */
+  constructor(flb: string, compatible: string, cause: unknown) {
+    super(
+      `FLB ${flb} could not be restored: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { driver: flb, compatible },
+      { cause },
+    );
+  }
 }
 
 /** A restore context was asked for memory that the old kernel did not list for that object. */

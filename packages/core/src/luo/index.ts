@@ -15,9 +15,11 @@ export {
 export { kernelBound } from "./container.js";
 export {
   LuoError,
+  LuoFlbUnavailableError,
   LuoFolioNotOwnedError,
   LuoHandoverCorruptError,
   LuoHookFailedError,
+  LuoInternalError,
   LuoInvalidArgumentError,
   LuoNegotiationRefusedError,
   LuoNoHandlerError,
@@ -26,11 +28,16 @@ export {
   LuoObjectResetError,
   LuoOperationRefusedError,
   LuoPhaseError,
+  LuoReadOnlyMemoryError,
   LuoRestoreAbortedError,
   LuoSessionBusyError,
+  LuoSessionClosedError,
   LuoSessionExistsError,
+  LuoSessionFinishedError,
   LuoSessionNotFoundError,
   LuoSessionRetrievedError,
+  LuoStateTooLargeError,
+  LuoTargetChangedError,
   LuoTokenExistsError,
   LuoTokenNotFoundError,
 } from "./errors.js";
@@ -63,7 +70,13 @@ export {
 } from "./orchestrator.js";
 export { LUO_PHASES, LUO_TRANSITIONS, type LuoPhase, type LuoTransition } from "./phase.js";
 export { DriverRegistry, type HandlerUnit } from "./registry.js";
-export { IncomingSession, LuoSession, normalizeToken, type PreserveOptions } from "./session.js";
+export {
+  type IncomingObjectStatus,
+  IncomingSession,
+  LuoSession,
+  normalizeToken,
+  type PreserveOptions,
+} from "./session.js";
 export {
   type DirtyEvent,
   type DriverTotals,

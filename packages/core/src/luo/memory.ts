@@ -6,7 +6,24 @@ import type { Kernel } from "../kernel/kernel.js";
 import type { Kho } from "../kho/kho.js";
 import { splitIntoFolios } from "../kho/outgoing.js";
 import type { SchemaMemory } from "../schema/memory/memory.js";
-import { LuoHandoverCorruptError } from "./errors.js";
+import { LuoReadOnlyMemoryError, LuoStateTooLargeError } from "./errors.js";
+
+/** Largest single allocation of a {@link PreservedArena} (one serialized value or list): 256 MiB. */
+export const MAX_ARENA_ALLOCATION = 256 * 1024 * 1024;
+
+/** Extra max-order blocks a contiguous-run search may take before giving up. */
+const RUN_SEARCH_SLACK = 64;
+
+/** The lowest run of `count` blocks of `size` bytes, each following the previous, among `taken`. */
+function contiguousRun(taken: readonly number[], count: number, size: number): number[] | undefined {
+  const sorted = [...taken].sort((a, b) => a - b);
+  let start = 0;
+  for (let i = 1; i <= sorted.length; i++) {
+    if (i - start >= count) return sorted.slice(start, start + count);
+    if (i < sorted.length && sorted[i] !== sorted[i - 1]! + size) start = i;
+  }
+  return undefined;
+}
 
 /**
  * Preserved memory the orchestrator encodes state into (a `SchemaMemory` for the codecs): folios
@@ -17,7 +34,7 @@ import { LuoHandoverCorruptError } from "./errors.js";
  * @internal
  */
 export class PreservedArena implements SchemaMemory {
-  private readonly blocks: { phys: PhysAddr; order: number; size: number; used: number }[] = [];
+  private readonly blocks: { phys: PhysAddr; folios: PreservedFolio[]; size: number; used: number }[] = [];
   private readonly memory: PhysicalMemory;
 
   constructor(
@@ -29,7 +46,7 @@ export class PreservedArena implements SchemaMemory {
 
   /** The folios of the arena. */
   get folios(): PreservedFolio[] {
-    return this.blocks.map((b) => ({ phys: b.phys, order: b.order }));
+    return this.blocks.flatMap((b) => b.folios);
   }
 
   /** Bytes of preserved pages the arena holds. */
@@ -39,6 +56,13 @@ export class PreservedArena implements SchemaMemory {
     return total;
   }
 
+  /**
+   * Bump-allocates `size` bytes. A request larger than the largest folio (4 MiB) gets a run of
+   * physically contiguous max-order folios (codecs lay a value out contiguously).
+   *
+   * @throws {@link LuoStateTooLargeError} when the request exceeds {@link MAX_ARENA_ALLOCATION} or no
+   *   contiguous run of folios can be found.
+   */
   allocate(size: number, align: number): number {
     const current = this.blocks[this.blocks.length - 1];
     if (current !== undefined) {
@@ -49,19 +73,58 @@ export class PreservedArena implements SchemaMemory {
       }
     }
     const need = Math.max(size, align, 1);
-    let order = 0;
-    while (PAGE_SIZE * 2 ** order < need && order < MAX_PAGE_ORDER) order++;
-    const phys = this.kernel.allocPages(order);
-    const bytes = PAGE_SIZE * 2 ** order;
-    this.memory.fill(phys, bytes, 0);
+    if (!Number.isSafeInteger(need) || need > MAX_ARENA_ALLOCATION) {
+      throw new LuoStateTooLargeError(need, MAX_ARENA_ALLOCATION, "exceeds the arena limit");
+    }
+    const folios = need > folioBytes(MAX_PAGE_ORDER) ? this.allocateRun(need) : [this.allocateFolio(need)];
+    const bytes = folios.reduce((a, f) => a + folioBytes(f.order), 0);
+    const done: PreservedFolio[] = [];
     try {
-      this.kho.preserveFolio(phys, order);
+      for (const f of folios) {
+        this.memory.fill(f.phys, folioBytes(f.order), 0);
+        this.kho.preserveFolio(f.phys, f.order);
+        done.push(f);
+      }
     } catch (error) {
-      this.kernel.freePages(phys, order);
+      for (const f of done) this.kho.unpreserveFolio(f.phys, f.order);
+      for (const f of folios) this.kernel.freePages(f.phys, f.order);
       throw error;
     }
-    this.blocks.push({ phys, order, size: bytes, used: size });
+    const phys = folios[0]!.phys;
+    this.blocks.push({ phys, folios, size: bytes, used: size });
     return phys;
+  }
+
+  private allocateFolio(need: number): PreservedFolio {
+    let order = 0;
+    while (folioBytes(order) < need && order < MAX_PAGE_ORDER) order++;
+    return { phys: this.kernel.allocPages(order), order };
+  }
+
+  /** A run of contiguous max-order folios covering `need` bytes; frees every block it does not use. */
+  private allocateRun(need: number): PreservedFolio[] {
+    const max = folioBytes(MAX_PAGE_ORDER);
+    const count = Math.ceil(need / max);
+    const taken: number[] = [];
+    let run: number[] | undefined;
+    try {
+      for (let attempt = 0; attempt < count + RUN_SEARCH_SLACK && run === undefined; attempt++) {
+        taken.push(this.kernel.allocPages(MAX_PAGE_ORDER));
+        run = contiguousRun(taken, count, max);
+      }
+    } catch {
+      // Out of max-order blocks: no run.
+    }
+    const used = new Set(run ?? []);
+    for (const phys of taken) if (!used.has(phys)) this.kernel.freePages(phys, MAX_PAGE_ORDER);
+    if (run === undefined) {
+      throw new LuoStateTooLargeError(
+        need,
+        MAX_ARENA_ALLOCATION,
+        "no physically contiguous run of folios is free",
+      );
+    }
+    return run.map((phys) => ({ phys, order: MAX_PAGE_ORDER }));
   }
 
   write(phys: number, bytes: Uint8Array): void {
@@ -79,9 +142,14 @@ export class PreservedArena implements SchemaMemory {
   /** Unpreserves and frees every folio (cancel, or replaced by a re-serialization). */
   release(): void {
     while (this.blocks.length > 0) {
-      const b = this.blocks.pop()!;
-      this.kho.unpreserveFolio(b.phys, b.order);
-      this.kernel.freePages(b.phys, b.order);
+      const b = this.blocks[this.blocks.length - 1]!;
+      while (b.folios.length > 0) {
+        const f = b.folios[b.folios.length - 1]!;
+        this.kho.unpreserveFolio(f.phys, f.order);
+        this.kernel.freePages(f.phys, f.order);
+        b.folios.pop();
+      }
+      this.blocks.pop();
     }
   }
 }
@@ -108,11 +176,11 @@ export class HandoverReader implements SchemaMemory {
   }
 
   write(): void {
-    throw new LuoHandoverCorruptError("handover memory is read-only during restore");
+    throw new LuoReadOnlyMemoryError("write");
   }
 
   allocate(): number {
-    throw new LuoHandoverCorruptError("handover memory cannot be allocated during restore");
+    throw new LuoReadOnlyMemoryError("allocate");
   }
 
   isPreserved(phys: number, length: number): boolean {

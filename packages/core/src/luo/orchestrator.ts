@@ -25,9 +25,11 @@ import { parseCompatibleString } from "../schema/versions/compatible.js";
 import { type BootServices, createBootContainer, type UnitInstance } from "./container.js";
 import {
   LuoError,
+  LuoFlbUnavailableError,
   LuoFolioNotOwnedError,
   LuoHandoverCorruptError,
   LuoHookFailedError,
+  LuoInternalError,
   LuoInvalidArgumentError,
   LuoNegotiationRefusedError,
   LuoNoHandlerError,
@@ -38,9 +40,12 @@ import {
   LuoPhaseError,
   LuoRestoreAbortedError,
   LuoSessionBusyError,
+  LuoSessionClosedError,
   LuoSessionExistsError,
+  LuoSessionFinishedError,
   LuoSessionNotFoundError,
   LuoSessionRetrievedError,
+  LuoTargetChangedError,
   LuoTokenExistsError,
   LuoTokenNotFoundError,
 } from "./errors.js";
@@ -53,7 +58,7 @@ import {
   type LuoHandoverValue,
 } from "./handover-schema.js";
 import { folioBytes, HandoverReader, PreservedArena, pagesToFolios } from "./memory.js";
-import type { LuoPhase } from "./phase.js";
+import { LUO_TRANSITIONS, type LuoPhase, type LuoTransition } from "./phase.js";
 import { DriverRegistry, type HandlerUnit } from "./registry.js";
 import {
   type IncomingSession,
@@ -266,13 +271,16 @@ export class Luo {
   private readonly flbParticipants = new Map<HandlerUnit, OutParticipant>();
   private seq = 0;
   private negotiation: NegotiationResult | undefined;
-  private targetVersion: string | undefined;
+  /** The kexec-loaded build prepare negotiated with (compared by identity). */
+  private target: KernelBuild | undefined;
   private handoverArena: PreservedArena | undefined;
   private readonly inSessions = new Map<string, InSession>();
   private readonly finishedSessions = new Map<string, InSession>();
   private readonly retrievedNames = new Set<string>();
   private readonly inIndex = new Map<unknown, InRecord>();
   private readonly inFlbs = new Map<HandlerUnit, InFlb>();
+  /** FLBs of the handover no handler of this build takes (reset at restore). */
+  private readonly unknownFlbs: InFlb[] = [];
   private readonly resetList: ResetReport[] = [];
   private activeHook: UnitRuntime | undefined;
   private readonly outOps: OutgoingSessionOps;
@@ -326,6 +334,7 @@ export class Luo {
       // A reboot during brownout enters blackout from reboot, as the LUO state machine says.
       beforeReboot: () => {
         if (this.phaseValue === "PREPARED") this.freeze();
+        else if (this.phaseValue === "FROZEN") this.checkTarget("reboot");
       },
       prepareReboot: () => this.onKernelReboot(),
     });
@@ -445,7 +454,7 @@ export class Luo {
         target,
         objects.map((p) => p.rt.unit),
       );
-      this.targetVersion = target.version;
+      this.target = target;
     } catch (error) {
       this.step("prepare", "end", false);
       throw error;
@@ -480,6 +489,7 @@ export class Luo {
   freeze(): FreezeReport {
     this.alive("freeze");
     if (this.phaseValue !== "PREPARED") throw new LuoPhaseError("freeze", this.phaseValue);
+    this.checkTarget("freeze");
     this.step("freeze", "start");
     let serializedAtFreeze = 0;
     let report: { luoBytes: number; dataBytes: number; kho: KhoFinalizeReport };
@@ -531,6 +541,7 @@ export class Luo {
     }
     if (this.phaseValue === "NORMAL") this.prepare();
     if (this.phaseValue === "PREPARED") this.freeze();
+    else this.checkTarget("reboot");
     this.step("kexec", "start");
     return this.kernel.reboot();
   }
@@ -586,7 +597,7 @@ export class Luo {
       this.alive("session");
       const s = this.outSessions.get(handle.name);
       if (s === undefined || s.handle !== handle) {
-        throw new LuoPhaseError("use of a closed session", this.phaseValue, { session: handle.name });
+        throw new LuoSessionClosedError(handle.name);
       }
       return s;
     };
@@ -762,18 +773,14 @@ export class Luo {
       names.add(unit.name);
       for (const flb of unit.flbs) names.add(flb.name);
     }
-    const allowLossy =
-      this.options.allowLossy === true
-        ? true
-        : [
-            ...(Array.isArray(this.options.allowLossy) ? this.options.allowLossy : []),
-            ...this.registry.units.filter((u) => u.meta.allowLossy).map((u) => u.name),
-          ];
     let result: NegotiationResult;
     try {
       result = negotiate(this.registry.catalog(), targetRegistry.catalog(), {
         drivers: [...names],
-        policy: { allowLossy },
+        // Write-path lossy steps are ours to allow; read-path ones are the target's (it migrates
+        // after kexec with the same rule, see decodeState), assuming it boots with these options.
+        policy: { allowLossy: this.lossyPolicy(this.registry) },
+        targetPolicy: { allowLossy: this.lossyPolicy(targetRegistry) },
       });
     } catch (error) {
       if (error instanceof NegotiationError) {
@@ -796,14 +803,27 @@ export class Luo {
     return result;
   }
 
+  /**
+   * The lossy policy of a build under these options: every handler when `allowLossy: true`, else
+   * those the options name plus those declaring `allowLossy` themselves.
+   */
+  private lossyPolicy(registry: DriverRegistry): true | string[] {
+    if (this.options.allowLossy === true) return true;
+    return [
+      ...(Array.isArray(this.options.allowLossy) ? this.options.allowLossy : []),
+      ...registry.units.filter((u) => u.meta.allowLossy).map((u) => u.name),
+    ];
+  }
+
   /** During brownout, adds a driver that had no object at prepare time to the negotiation. */
   private ensureNegotiated(unit: HandlerUnit): void {
     const names = [unit.name, ...unit.flbs.map((f) => f.name)];
     const current = this.negotiation!;
     if (names.every((n) => current.drivers.some((d) => d.driver === n))) return;
     const target = this.kernel.kexecLoaded;
-    if (target === undefined || target.version !== this.targetVersion)
-      throw new LuoNoTargetError(this.kernel.bootId);
+    if (target === undefined) throw new LuoNoTargetError(this.kernel.bootId);
+    if (target !== this.target)
+      throw new LuoTargetChangedError("preserve", this.target?.version ?? "?", target.version);
     const extra = this.negotiateWith(target, [unit]);
     const merged = new Map(current.drivers.map((d) => [d.driver, d]));
     for (const d of extra.drivers) merged.set(d.driver, d);
@@ -816,8 +836,9 @@ export class Luo {
   private negotiatedFor(unit: HandlerUnit): DriverNegotiationOk {
     const found = this.negotiation?.drivers.find((d) => d.driver === unit.name);
     if (found === undefined) {
-      throw new LuoPhaseError(`serialize ${unit.name} without a negotiated version`, this.phaseValue, {
+      throw new LuoInternalError(`serialize ${unit.name} without a negotiated version`, {
         driver: unit.name,
+        phase: this.phaseValue,
       });
     }
     return found;
@@ -911,7 +932,7 @@ export class Luo {
     this.guarded("encode", p, () => {
       const schema = p.rt.unit.meta.schema;
       const migrated = schema.migrate(value as never, p.rt.unit.meta.native, negotiated.version, {
-        allowLossy: negotiated.lossy,
+        allowLossy: negotiated.writeLossy,
       }).value;
       const arena = new PreservedArena(this.kernel, this.kho);
       let phys: number;
@@ -1061,6 +1082,20 @@ export class Luo {
     return { luoBytes: arena.bytes, dataBytes, kho };
   }
 
+  /**
+   * In PREPARED or FROZEN: when the kexec-loaded build is no longer the one prepare negotiated with,
+   * cancels the update and throws {@link LuoTargetChangedError}.
+   */
+  private checkTarget(operation: string): void {
+    if (this.phaseValue !== "PREPARED" && this.phaseValue !== "FROZEN") return;
+    const loaded = this.kernel.kexecLoaded;
+    if (loaded === this.target) return;
+    const error = new LuoTargetChangedError(operation, this.target?.version ?? "?", loaded?.version);
+    this.recordError(operation, error, { driver: "luo" });
+    this.rollback(error.message);
+    throw error;
+  }
+
   /** Undoes the update in progress; never throws. */
   private rollback(reason: string): void {
     this.step("cancel", "start");
@@ -1087,7 +1122,7 @@ export class Luo {
     }
     this.flbParticipants.clear();
     this.negotiation = undefined;
-    this.targetVersion = undefined;
+    this.target = undefined;
     if (this.phaseValue !== "NORMAL") this.transition("NORMAL", "cancel");
     this.step("cancel", "end", true);
   }
@@ -1231,14 +1266,10 @@ export class Luo {
         return r.object;
       },
       tokens: (handle) => [...find(handle).records.keys()],
-      status: (handle, token) => {
-        const status = record(find(handle), token).status;
-        return status === "pending" ? "reset" : status;
-      },
+      status: (handle, token) => record(find(handle), token).status,
       finish: (handle) => {
         const s = find(handle);
-        if (s.finished)
-          throw new LuoPhaseError("finish of a finished session", this.phaseValue, { session: s.name });
+        if (s.finished) throw new LuoSessionFinishedError(s.name);
         this.finishSession(s);
       },
       isFinished: (handle) => find(handle).finished,
@@ -1316,27 +1347,23 @@ export class Luo {
 
   /** Reads the `luo` subtree and restores every object and FLB (new kernel). */
   private restoreHandover(): void {
-    this.phaseValue = "UPDATED";
-    this.timeline.record({
-      kind: "phase",
-      bootId: this.kernel.bootId,
-      from: "FROZEN",
-      to: "UPDATED",
-      via: "reboot",
-    });
+    // The old kernel left FROZEN; this boot continues its state machine from there.
+    this.phaseValue = "FROZEN";
+    this.transition("UPDATED", "reboot");
     this.step("kexec", "end", true);
     this.step("restore", "start");
     try {
-      const header = this.readHandover();
-      const pending = this.indexHandover(header);
+      const { value: header, own } = this.readHandover();
+      const pending = this.indexHandover(header, own);
       const ordered = pending.sort((a, b) => {
         const ra = a.rt === undefined ? -1 : a.rt.unit.rank;
         const rb = b.rt === undefined ? -1 : b.rt.unit.rank;
         return ra - rb || a.index - b.index;
       });
       for (const r of ordered) this.restoreRecord(r);
+      for (const flb of this.unknownFlbs) this.restoreFlbIfUnused(flb.compatible, flb);
       for (const [unit, flb] of this.inFlbs) {
-        if (flb.status === "pending") this.restoreFlbIfUnused(unit, flb);
+        if (flb.status === "pending") this.restoreFlbIfUnused(unit.name, flb);
         else if (flb.status === "restored" && flb.users === 0) {
           flb.users = 1;
           this.releaseFlbUser(unit);
@@ -1350,7 +1377,12 @@ export class Luo {
     if (this.inSessions.size === 0) this.transition("NORMAL", "finish");
   }
 
-  private readHandover(): LuoHandoverValue {
+  /**
+   * Reads and decodes the `luo` subtree, then restores and frees the orchestrator's own folios and
+   * the subtree blob; returns the decoded value and those (now freed) ranges, which no object may
+   * claim.
+   */
+  private readHandover(): { value: LuoHandoverValue; own: PhysRange[] } {
     const corrupt = (message: string, context: Record<string, unknown> = {}, cause?: unknown): never => {
       throw new LuoHandoverCorruptError(
         `luo handover: ${message}`,
@@ -1436,9 +1468,15 @@ export class Luo {
       );
     }
     // The orchestrator's own pages are no longer needed once decoded.
-    for (const f of arena) this.releaseIncoming(f.phys, f.order);
-    this.releaseIncoming(subtree.phys, incoming.preservedOrderAt(subtree.phys) ?? 0);
-    return value;
+    const own: PhysRange[] = [];
+    for (const f of arena) {
+      this.releaseIncoming(f.phys, f.order);
+      own.push({ base: f.phys, size: folioBytes(f.order) });
+    }
+    const subtreeOrder = incoming.preservedOrderAt(subtree.phys) ?? 0;
+    this.releaseIncoming(subtree.phys, subtreeOrder);
+    own.push({ base: subtree.phys, size: Math.max(folioBytes(subtreeOrder), subtree.bytes.length) });
+    return { value, own };
   }
 
   private releaseIncoming(phys: number, order: number): number {
@@ -1452,10 +1490,19 @@ export class Luo {
     }
   }
 
-  /** Builds the incoming sessions and FLB records; validates folio ownership. */
-  private indexHandover(header: LuoHandoverValue): InRecord[] {
+  /**
+   * Builds the incoming sessions and FLB records; validates folio ownership. `own` are the
+   * orchestrator's own handover ranges (already restored and freed): any object folio overlapping
+   * them makes that object invalid, as does a folio claimed twice.
+   */
+  private indexHandover(header: LuoHandoverValue, own: readonly PhysRange[]): InRecord[] {
     const incoming = this.kho.incoming!;
-    const claims: { base: number; size: number; owner: { invalid: string | undefined } }[] = [];
+    const luoOwner: { invalid: string | undefined } = { invalid: undefined };
+    const claims: { base: number; size: number; owner: { invalid: string | undefined } }[] = own.map((r) => ({
+      base: r.base,
+      size: r.size,
+      owner: luoOwner,
+    }));
     const parseFolios = (
       list: readonly { phys: bigint; order: number; flags: number }[],
       owner: { invalid: string | undefined },
@@ -1473,12 +1520,15 @@ export class Luo {
       });
       return out;
     };
+    const outOfRange = (label: string, data: bigint): string =>
+      `${label}.data 0x${data.toString(16)} is out of range (beyond 2^53)`;
     const resolve = (compatible: string): { rt: UnitRuntime | undefined; version: number } => {
       const parsed = parseCompatibleString(compatible);
       if (parsed === undefined) return { rt: undefined, version: 0 };
       const unit = this.registry.handlerFor(parsed.driver, parsed.version);
       return { rt: unit === undefined ? undefined : this.runtimes.get(unit), version: parsed.version };
     };
+    const seenFlbs = new Set<string>();
     for (const f of header.flbs) {
       const { rt, version } = resolve(f.compatible);
       const flb: InFlb = {
@@ -1495,10 +1545,16 @@ export class Luo {
         restored: new Set(),
       };
       flb.folios = parseFolios(f.folios, flb, `flb ${f.compatible}`);
+      if (f.data > MAX_SAFE) flb.invalid ??= outOfRange(`flb ${f.compatible}`, f.data);
+      if (seenFlbs.has(f.compatible))
+        throw new LuoHandoverCorruptError(`luo handover: FLB ${f.compatible} listed twice`, {
+          driver: "luo",
+          compatible: f.compatible,
+        });
+      seenFlbs.add(f.compatible);
       if (rt === undefined || rt.unit.kind !== "flb") {
         flb.invalid ??= `no FLB handler for "${f.compatible}" in build ${this.build.version}`;
-        // Keyed by a placeholder so duplicates are still detected.
-        this.inFlbs.set({ name: f.compatible } as HandlerUnit, flb);
+        this.unknownFlbs.push(flb);
         continue;
       }
       if (this.inFlbs.has(rt.unit))
@@ -1548,6 +1604,7 @@ export class Luo {
           restored: new Set(),
         };
         record.folios = parseFolios(f.folios, record, `session "${s.name}" token ${f.token}`);
+        if (f.data > MAX_SAFE) record.invalid ??= outOfRange(`session "${s.name}" token ${f.token}`, f.data);
         session.records.set(f.token, record);
         records.push(record);
       }
@@ -1558,7 +1615,10 @@ export class Luo {
       const prev = claims[i - 1]!;
       const cur = claims[i]!;
       if (cur.base < prev.base + prev.size) {
-        const message = `folio 0x${cur.base.toString(16)} is claimed by two objects`;
+        const message =
+          prev.owner === luoOwner || cur.owner === luoOwner
+            ? `folio 0x${cur.base.toString(16)} overlaps the orchestrator's own handover memory (already restored and freed)`
+            : `folio 0x${cur.base.toString(16)} is claimed by two objects`;
         prev.owner.invalid ??= message;
         cur.owner.invalid ??= message;
       }
@@ -1646,16 +1706,13 @@ export class Luo {
       flb.users++;
       return;
     }
-    if (flb.status === "reset") {
-      throw new LuoHandoverCorruptError(
-        `FLB ${unit.name} could not be restored: ${errorMessage(flb.error)}`,
-        {
-          driver: unit.name,
-          compatible: flb.compatible,
-        },
-      );
+    if (flb.status === "reset") throw new LuoFlbUnavailableError(unit.name, flb.compatible, flb.error);
+    try {
+      this.restoreFlb(unit, flb);
+    } catch (error) {
+      if (error instanceof LuoRestoreAbortedError) throw error;
+      throw new LuoFlbUnavailableError(unit.name, flb.compatible, error);
     }
-    this.restoreFlb(unit, flb);
     flb.users = 1;
   }
 
@@ -1703,7 +1760,7 @@ export class Luo {
   }
 
   /** An FLB of the handover that no restored object needed: release it (reset) and report. */
-  private restoreFlbIfUnused(unit: HandlerUnit, flb: InFlb): void {
+  private restoreFlbIfUnused(name: string, flb: InFlb): void {
     const who = { driver: flb.rt?.unit.name ?? flb.compatible };
     flb.status = "reset";
     const releasedBytes = this.releaseAll(flb.folios, flb.restored, who);
@@ -1711,7 +1768,7 @@ export class Luo {
       driver: who.driver,
       compatible: flb.compatible,
       code: "LUO_FLB_UNUSED",
-      reason: flb.invalid ?? `no restored object needs FLB ${unit.name ?? flb.compatible}`,
+      reason: flb.invalid ?? `no restored object needs FLB ${name}`,
       releasedBytes,
     });
   }
@@ -1736,7 +1793,10 @@ export class Luo {
           field: "data",
         });
       const decoded = schema.version(version).codec.load(reader, dataPhys);
-      return schema.migrate(decoded as never, version, rt.unit.meta.native).value;
+      // The same rule negotiation applied to the read path on the old kernel's side.
+      const policy = this.lossyPolicy(this.registry);
+      const allowLossy = policy === true || policy.includes(rt.unit.name);
+      return schema.migrate(decoded as never, version, rt.unit.meta.native, { allowLossy }).value;
     });
   }
 
@@ -1814,8 +1874,15 @@ export class Luo {
     this.kernel.assertAlive(`luo.${what}`);
   }
 
-  private transition(to: LuoPhase, via: "prepare" | "freeze" | "cancel" | "reboot" | "finish"): void {
+  private transition(to: LuoPhase, via: LuoTransition["via"]): void {
     const from = this.phaseValue;
+    if (!LUO_TRANSITIONS.some((t) => t.from === from && t.to === to && t.via === via)) {
+      throw new LuoInternalError(`phase transition ${from} -> ${to} via ${via} is not in LUO_TRANSITIONS`, {
+        from,
+        to,
+        via,
+      });
+    }
     this.phaseValue = to;
     this.timeline.record({ kind: "phase", bootId: this.kernel.bootId, from, to, via });
   }

@@ -24,6 +24,12 @@ export interface OutgoingSessionOps {
 }
 
 /**
+ * What happened to an incoming object: `pending` (listed in the handover, not restored yet),
+ * `restored`, `reset` (dropped by the `reset` restore policy) or `finished`.
+ */
+export type IncomingObjectStatus = "pending" | "restored" | "reset" | "finished";
+
+/**
  * What an incoming session asks of its orchestrator.
  *
  * @internal
@@ -31,7 +37,7 @@ export interface OutgoingSessionOps {
 export interface IncomingSessionOps {
   retrieve(session: IncomingSession, token: bigint): unknown;
   tokens(session: IncomingSession): bigint[];
-  status(session: IncomingSession, token: bigint): "restored" | "reset" | "finished";
+  status(session: IncomingSession, token: bigint): IncomingObjectStatus;
   finish(session: IncomingSession): void;
   isFinished(session: IncomingSession): boolean;
 }
@@ -185,7 +191,7 @@ export class IncomingSession {
    *
    * @throws `LuoTokenNotFoundError` (ENOENT).
    */
-  status(token: number | bigint): "restored" | "reset" | "finished" {
+  status(token: number | bigint): IncomingObjectStatus {
     return this.ops.status(this, token as bigint);
   }
 

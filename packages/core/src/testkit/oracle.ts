@@ -238,7 +238,6 @@ export class HandoverOracle {
                   baseline.dataFolios.get(r.key)?.some((o) => o.phys === f.phys && o.order === f.order) ===
                   true,
               );
-            const touchesReleased = r.folios.some((f) => view.released.has(f.phys));
             if (!known || !sameHandler || !valuesEqual(decoded.value, original)) {
               maybe = true;
               fate = {
@@ -248,9 +247,9 @@ export class HandoverOracle {
                   : !sameHandler
                     ? `compatible now names another driver ("${r.compatible}")`
                     : "its state decodes to a different well-formed value",
-                sealed: sameVersion && dataSubset && !touchesReleased,
+                sealed: sameVersion && dataSubset,
               };
-            } else if (ownKey(r) !== baseline.own.get(r.key) || touchesReleased) {
+            } else if (ownKey(r) !== baseline.own.get(r.key)) {
               maybe = true;
               if (fate.kind === "intact") fate = { kind: "intact-or-reject", why: "its folio list changed" };
             }
@@ -288,6 +287,7 @@ export class HandoverOracle {
 
   private read(): HandoverView {
     let subtreePhys: number;
+    let subtreeSize: number;
     let tree: ReturnType<typeof decodeFdt>;
     try {
       const root = decodeFdt(this.memory.read(this.bootData.fdtAddr, this.bootData.fdtSize));
@@ -304,6 +304,7 @@ export class HandoverOracle {
       const size = header.getUint32(4, false);
       if (size > MAX_SUBTREE_FDT || !this.isPreserved(subtreePhys, size))
         return { fatal: "luo subtree: totalsize out of preserved memory" };
+      subtreeSize = size;
       tree = decodeFdt(this.memory.read(subtreePhys, size));
     } catch (error) {
       return { fatal: `luo subtree does not parse: ${message(error)}` };
@@ -348,11 +349,25 @@ export class HandoverOracle {
       return { fatal: `luo handover does not decode: ${message(error)}` };
     }
     const released = new Set<number>([...arena.map((f) => f.phys), subtreePhys]);
-    return this.index(value, released);
+    // The orchestrator restores and frees its own folios and the subtree blob before indexing; an
+    // object folio overlapping them makes that object invalid.
+    const own = [
+      ...arena.map((f) => ({ base: f.phys, size: folioBytes(f.order) })),
+      { base: subtreePhys, size: Math.max(folioBytes(this.orderAt(subtreePhys) ?? 0), subtreeSize) },
+    ];
+    return this.index(value, released, own);
   }
 
-  private index(header: LuoHandoverValue, released: ReadonlySet<number>): HandoverView {
-    const claims: { base: number; size: number; owner: RecordView }[] = [];
+  private index(
+    header: LuoHandoverValue,
+    released: ReadonlySet<number>,
+    own: readonly { base: number; size: number }[],
+  ): HandoverView {
+    const luoOwner: { invalid: string | undefined } = { invalid: undefined };
+    const claims: { base: number; size: number; owner: { invalid: string | undefined } }[] = own.map((r) => ({
+      ...r,
+      owner: luoOwner,
+    }));
     const parseFolios = (
       list: readonly { phys: bigint; order: number; flags: number }[],
       owner: RecordView,
@@ -375,6 +390,7 @@ export class HandoverOracle {
       return { unit: this.registry.handlerFor(parsed.driver, parsed.version), version: parsed.version };
     };
     const flbs = new Map<HandlerUnit, FlbView>();
+    const seenFlbs = new Set<string>();
     for (const [i, f] of header.flbs.entries()) {
       const { unit, version } = resolve(f.compatible);
       const flb: FlbView = {
@@ -389,6 +405,8 @@ export class HandoverOracle {
         invalid: undefined,
       };
       flb.folios = parseFolios(f.folios, flb);
+      if (seenFlbs.has(f.compatible)) return { fatal: `FLB ${f.compatible} listed twice` };
+      seenFlbs.add(f.compatible);
       if (unit === undefined || unit.kind !== "flb") continue;
       if (flbs.has(unit)) return { fatal: `FLB ${f.compatible} listed twice` };
       flbs.set(unit, flb);
@@ -424,8 +442,12 @@ export class HandoverOracle {
       const prev = claims[i - 1]!;
       const cur = claims[i]!;
       if (cur.base < prev.base + prev.size) {
-        prev.owner.invalid ??= "a folio is claimed twice";
-        cur.owner.invalid ??= "a folio is claimed twice";
+        const why =
+          prev.owner === luoOwner || cur.owner === luoOwner
+            ? "a folio overlaps the orchestrator's own (freed) handover memory"
+            : "a folio is claimed twice";
+        prev.owner.invalid ??= why;
+        cur.owner.invalid ??= why;
       }
     }
     return { records, flbs, released };

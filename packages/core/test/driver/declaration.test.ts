@@ -68,6 +68,11 @@ describe("declaring a driver", () => {
     expect(decorate({ schema: CounterSchema, writes: [0] })).toThrow(DriverDeclarationError);
     expect(decorate({ schema: CounterSchema, restorePolicy: "panic" })).toThrow(DriverDeclarationError);
     expect(decorate({ schema: versionedSchema("luo", struct("x", { a: u32() })) })).toThrow(/reserved/);
+    // `<name>-v<latest>` must fit the LUO handover's char[48] with its NUL: 44 + "-v1" = 47 bytes fits.
+    expect(decorate({ schema: versionedSchema("a".repeat(44), struct("x", { a: u32() })) })).not.toThrow();
+    const tooLong = decorate({ schema: versionedSchema("a".repeat(45), struct("x", { a: u32() })) });
+    expect(tooLong).toThrow(DriverDeclarationError);
+    expect(tooLong).toThrow(/char\[48\]/);
     // A written version unreachable from native without a migrator is caught by the catalog rules.
     const TwoNoLink = { ...CounterSchema, migrators: [] };
     expect(decorate({ schema: TwoNoLink })).toThrow(DriverDeclarationError);

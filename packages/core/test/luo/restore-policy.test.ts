@@ -149,10 +149,10 @@ describe("restore policies", () => {
     // flbs[0].data = 0
     w.machine.memory.writeU64(raw.flbs + 48, 0n);
     const b = boot();
-    expect(b.luo.resets.map((r) => [r.driver, r.token])).toEqual([
-      ["counter-table", undefined],
-      ["counter", 1n],
-      ["counter", 2n],
+    expect(b.luo.resets.map((r) => [r.driver, r.token, r.code])).toEqual([
+      ["counter-table", undefined, "LUO_HANDOVER_CORRUPT"],
+      ["counter", 1n, "LUO_FLB_UNAVAILABLE"],
+      ["counter", 2n, "LUO_FLB_UNAVAILABLE"],
     ]);
     expect(b.luo.phase).toBe("UPDATED");
     b.luo.retrieveSession("vm").finish();
@@ -180,6 +180,31 @@ describe("restore trusts nothing", () => {
       [1n, "LUO_HANDOVER_CORRUPT"],
       [2n, "LUO_HANDOVER_CORRUPT"],
     ]);
+  });
+
+  it("refuses an object whose folios overlap the orchestrator's own (restored and freed) memory", () => {
+    const w = world("512M");
+    const { boot, raw, c2 } = rebootWithCounters(w, resetBuild, resetBuild, CounterDriverReset);
+    const memory = w.machine.memory;
+    const luoPage = raw.header - (raw.header % PAGE_SIZE);
+    const folios = Number(memory.readU64(raw.file(0, 0) + offsetOf(LuoFileV1, "folios")));
+    // Token 1 lists the page holding the orchestrator's header as its data folio and points into it.
+    memory.writeU64(folios, BigInt(luoPage));
+    memory.writeU64(raw.file(0, 0) + offsetOf(LuoFileV1, "data"), BigInt(raw.header));
+    const b = boot();
+    expect(b.luo.resets).toHaveLength(1);
+    expect(b.luo.resets[0]).toMatchObject({ token: 1n, code: "LUO_HANDOVER_CORRUPT" });
+    expect(b.luo.resets[0]!.reason).toMatch(/orchestrator's own handover memory/);
+    expect((b.luo.retrieveSession("vm").retrieve(2) as Counter).page).toBe(c2.page);
+  });
+
+  it("reports a data pointer beyond 2^53 as out of range", () => {
+    const w = world("512M");
+    const { boot, raw } = rebootWithCounters(w, resetBuild, resetBuild, CounterDriverReset);
+    w.machine.memory.writeU64(raw.file(0, 0) + offsetOf(LuoFileV1, "data"), 1n << 60n);
+    const b = boot();
+    expect(b.luo.resets[0]).toMatchObject({ token: 1n, code: "LUO_HANDOVER_CORRUPT" });
+    expect(b.luo.resets[0]!.reason).toMatch(/out of range/);
   });
 
   it("keeps a restore from taking memory listed for another object", () => {

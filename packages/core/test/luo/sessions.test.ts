@@ -7,7 +7,9 @@ import {
   LuoObjectBusyError,
   LuoPhaseError,
   LuoSessionBusyError,
+  LuoSessionClosedError,
   LuoSessionExistsError,
+  LuoSessionFinishedError,
   LuoSessionNotFoundError,
   LuoSessionRetrievedError,
   LuoTokenExistsError,
@@ -68,7 +70,8 @@ describe("outgoing sessions", () => {
     expect(a.luo.whereIs(c1)).toBeUndefined();
     session.close();
     expect(session.open).toBe(false);
-    expect(() => session.preserve(9, c1)).toThrow(LuoPhaseError);
+    expect(() => session.preserve(9, c1)).toThrow(LuoSessionClosedError);
+    expect(errnoOf(() => session.preserve(9, c1))).toBe("EBADF");
     expect(a.luo.session("vm")).toBeUndefined();
     a.luo.createSession("vm").preserve(1, c1);
   });
@@ -145,7 +148,7 @@ describe("incoming sessions", () => {
     vm.finish();
     expect(vm.finished).toBe(true);
     expect(vm.status(1)).toBe("finished");
-    expect(() => vm.finish()).toThrow(LuoPhaseError);
+    expect(() => vm.finish()).toThrow(LuoSessionFinishedError);
     expect(b.luo.whereIs(c1)).toBeUndefined();
     // The FLB is finished after its last user, which is in the other session.
     expect(w.probe.log).not.toContain("counter-table.finish");

@@ -8,8 +8,10 @@ import {
   LuoNegotiationRefusedError,
   LuoNoTargetError,
   LuoOperationRefusedError,
+  LuoTargetChangedError,
 } from "../../src/luo/errors.js";
 import { LUO_SUBTREE } from "../../src/luo/handover-schema.js";
+import { LUO_TRANSITIONS, type LuoTransition } from "../../src/luo/phase.js";
 import { NegotiationNoCommonVersionError } from "../../src/schema/catalog/index.js";
 import {
   Bridge,
@@ -166,6 +168,117 @@ describe("a live update through an actual kexec", () => {
     const b = w.boot(buildB, { bootData: handoff.bootData! });
     expect(b.luo.phase).toBe("UPDATED");
     expect(b.luo.retrieveSession("vm").tokens().length).toBeGreaterThan(0);
+  });
+
+  describe("refuses a kexec-loaded target changed after negotiation (cancels, kernel keeps running)", () => {
+    const other = defineKernelBuild({ version: "6.16.0-c", drivers: [CounterDriverV1, BridgeDriver] });
+    const setup = () => {
+      const w = world();
+      const a = w.boot(buildA);
+      const { c1 } = populate(a);
+      const preserved = [...a.kho.outgoing.preservedFolios()];
+      a.kernel.kexecLoad(buildB);
+      a.luo.prepare();
+      return { w, a, c1, preserved };
+    };
+    const expectCancelled = (ctx: ReturnType<typeof setup>, error: unknown) => {
+      expect(error).toBeInstanceOf(LuoTargetChangedError);
+      expect((error as LuoTargetChangedError).code).toBe("LUO_TARGET_CHANGED");
+      expect((error as LuoTargetChangedError).errno).toBe("EINVAL");
+      expect(ctx.a.kernel.stage).toBe("running");
+      expect(ctx.a.luo.phase).toBe("NORMAL");
+      expect([...ctx.a.kho.outgoing.preservedFolios()]).toEqual(ctx.preserved);
+      expect(ctx.a.luo.session("vm")!.object(1)).toBe(ctx.c1);
+    };
+    const thrown = (fn: () => unknown): unknown => {
+      try {
+        fn();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+
+    it("at freeze", () => {
+      const ctx = setup();
+      ctx.a.kernel.kexecLoad(other);
+      expectCancelled(
+        ctx,
+        thrown(() => ctx.a.luo.freeze()),
+      );
+    });
+
+    it("at luo.reboot() from PREPARED and from FROZEN", () => {
+      const ctx = setup();
+      ctx.a.kernel.kexecLoad(other);
+      expectCancelled(
+        ctx,
+        thrown(() => ctx.a.luo.reboot()),
+      );
+      const again = setup();
+      again.a.luo.freeze();
+      again.a.kernel.kexecLoad(other);
+      expectCancelled(
+        again,
+        thrown(() => again.a.luo.reboot()),
+      );
+    });
+
+    it("at kernel.reboot() in PREPARED (LUO freezes there) and in FROZEN", () => {
+      const ctx = setup();
+      ctx.a.kernel.kexecLoad(other);
+      expectCancelled(
+        ctx,
+        thrown(() => ctx.a.kernel.reboot()),
+      );
+      const again = setup();
+      again.a.luo.freeze();
+      again.a.kernel.kexecLoad(other);
+      expectCancelled(
+        again,
+        thrown(() => again.a.kernel.reboot()),
+      );
+    });
+
+    it("compares the build object, not its version, and also catches an unload", () => {
+      const ctx = setup();
+      ctx.a.kernel.kexecLoad(
+        defineKernelBuild({ version: buildB.version, drivers: [CounterDriverV1, BridgeDriver] }),
+      );
+      expectCancelled(
+        ctx,
+        thrown(() => ctx.a.luo.freeze()),
+      );
+      const again = setup();
+      again.a.kernel.kexecUnload();
+      expectCancelled(
+        again,
+        thrown(() => again.a.luo.freeze()),
+      );
+      // Loading the same build again is fine.
+      const same = setup();
+      same.a.kernel.kexecLoad(buildB);
+      same.a.luo.freeze();
+      expect(same.a.luo.phase).toBe("FROZEN");
+    });
+  });
+
+  it("only makes phase transitions listed in LUO_TRANSITIONS", () => {
+    const w = world();
+    const a = w.boot(buildA);
+    populate(a);
+    a.kernel.kexecLoad(buildB);
+    a.luo.prepare();
+    a.luo.cancel();
+    const b = kexecIntoNext(a, { build: buildB });
+    b.luo.finish();
+    const phases =
+      w.machine && [...a.timeline.events, ...b.timeline.events].filter((e) => e.kind === "phase");
+    expect(phases.length).toBeGreaterThanOrEqual(5);
+    for (const e of phases) {
+      const { from, to, via } = e as unknown as LuoTransition;
+      expect(LUO_TRANSITIONS).toContainEqual({ from, to, via });
+    }
   });
 
   it("keeps the kernel running when the freeze triggered by reboot fails", () => {

@@ -224,6 +224,48 @@ describe("negotiation", () => {
     });
   });
 
+  it("judges read-path lossy steps with the target's policy and write-path ones with the running build's", () => {
+    // Running writes v2 (native v2); target reads v2 by migrating down to its native v1 (lossy).
+    const running = build("r", {
+      driver: "d",
+      native: 2,
+      writes: [2],
+      reads: [2],
+      migrators: { 1: "lossy" },
+    });
+    const target = build("t", {
+      driver: "d",
+      native: 1,
+      writes: [1],
+      reads: [1, 2],
+      migrators: { 1: "lossy" },
+    });
+    expect(() => negotiate(running, target, { policy: { allowLossy: true }, targetPolicy: {} })).toThrow(
+      NegotiationLossyRefusedError,
+    );
+    const ok = negotiate(running, target, { policy: {}, targetPolicy: { allowLossy: ["d"] } }).drivers[0]!;
+    expect(ok).toMatchObject({ version: 2, lossy: true, readLossy: true, writeLossy: false });
+    // Write path: running native v2 writes v1 for a target reading only v1.
+    const old = build("o", { driver: "d", native: 1, writes: [1], reads: [1], migrators: { 1: "lossy" } });
+    const down = build("w", {
+      driver: "d",
+      native: 2,
+      writes: [1, 2],
+      reads: [2],
+      migrators: { 1: "lossy" },
+    });
+    expect(() => negotiate(down, old, { policy: {}, targetPolicy: { allowLossy: true } })).toThrow(
+      NegotiationLossyRefusedError,
+    );
+    expect(negotiate(down, old, { policy: { allowLossy: true }, targetPolicy: {} }).drivers[0]).toMatchObject(
+      {
+        version: 1,
+        writeLossy: true,
+        readLossy: false,
+      },
+    );
+  });
+
   it("reports a driver missing in the target, and one the caller names that the running build lacks", () => {
     expect(() => negotiate(cur, old)).toThrow(NegotiationDriverMissingError);
     try {

@@ -21,8 +21,16 @@ export interface NegotiationPolicy {
 
 /** Options of {@link negotiate} and {@link planNegotiation}. */
 export interface NegotiationOptions {
-  /** The update policy; by default lossy migration is refused for every driver. */
+  /**
+   * The running build's policy: judges lossy down steps on the write path (the running build
+   * migrates before serializing). By default lossy migration is refused for every driver.
+   */
   readonly policy?: NegotiationPolicy;
+  /**
+   * The target build's policy: judges lossy down steps on the read path, because the target
+   * migrates after kexec and must agree to discard. Default: {@link NegotiationOptions.policy}.
+   */
+  readonly targetPolicy?: NegotiationPolicy;
   /**
    * The drivers that actually hand state over (those with preserved objects). Default: every
    * driver in the running build's catalog. A listed driver unknown to either build fails with
@@ -59,6 +67,16 @@ export interface DriverNegotiationOk {
   readonly readPath: readonly MigrationStep[];
   /** True when a lossy down-migrator is on the path (only possible when the policy allows it). */
   readonly lossy: boolean;
+  /**
+   * True when a lossy down-migrator is on the write path (allowed by the running build's policy):
+   * the running build passes `allowLossy` when migrating for serialization.
+   */
+  readonly writeLossy: boolean;
+  /**
+   * True when a lossy down-migrator is on the read path (allowed by the target build's policy):
+   * the target passes `allowLossy` when migrating the decoded state to its native version.
+   */
+  readonly readLossy: boolean;
   /**
    * True when an injective (or allowed lossy) down-migrator is on the path: values the older
    * version cannot express may be refused, with a typed error naming the field, when the state is
@@ -143,13 +161,16 @@ function fmtSet(versions: readonly number[]): string {
 /**
  * Negotiates one driver: the highest version `running` writes and `target` reads whose migrator
  * path (running native → version → target native) has no lossy down step, unless the policy allows
- * lossy for this driver. Never throws for data it can judge; see {@link negotiate} for the throwing form.
+ * lossy for this driver — `policy` (the running build's) for the write path, `targetPolicy`
+ * (default: `policy`) for the read path. Never throws for data it can judge; see {@link negotiate}
+ * for the throwing form.
  */
 export function negotiateDriver(
   running: KernelBuildCatalog,
   target: KernelBuildCatalog,
   driver: string,
   policy?: NegotiationPolicy,
+  targetPolicy: NegotiationPolicy | undefined = policy,
 ): DriverNegotiation {
   const w: DriverCatalogEntry | undefined = Object.hasOwn(running.catalog, driver)
     ? running.catalog[driver]
@@ -182,14 +203,18 @@ export function negotiateDriver(
       readable: r.reads,
     };
   }
-  const allowLossy = lossyAllowed(policy, driver);
+  const writeAllowed = lossyAllowed(policy, driver);
+  const readAllowed = lossyAllowed(targetPolicy, driver);
   const refused: { version: number; lossySteps: MigrationStep[] }[] = [];
+  const isLossyDown = (s: MigrationStep): boolean => s.direction === "down" && s.kind === "lossy";
   for (const version of common) {
     const writePath = migrationPath(w, w.native, version);
     const readPath = migrationPath(r, version, r.native);
     const downs = [...writePath, ...readPath].filter((s) => s.direction === "down");
     const lossySteps = downs.filter((s) => s.kind === "lossy");
-    if (lossySteps.length > 0 && !allowLossy) {
+    const writeLossy = writePath.some(isLossyDown);
+    const readLossy = readPath.some(isLossyDown);
+    if ((writeLossy && !writeAllowed) || (readLossy && !readAllowed)) {
       refused.push({ version, lossySteps });
       continue;
     }
@@ -203,6 +228,8 @@ export function negotiateDriver(
       writePath,
       readPath,
       lossy: lossySteps.length > 0,
+      writeLossy,
+      readLossy,
       mayRefuse: downs.some((s) => s.kind !== "iso"),
       skippedLossy: refused.map((x) => x.version),
     };
@@ -211,7 +238,7 @@ export function negotiateDriver(
     driver,
     status: "impossible",
     code: "NEGOTIATION_LOSSY_REFUSED",
-    reason: `${driver}: every common version ${fmtSet(common.slice().reverse())} needs a lossy down-migrator and the policy does not allow lossy for ${driver}`,
+    reason: `${driver}: every common version ${fmtSet(common.slice().reverse())} needs a lossy down-migrator and the policy of the build that would run it does not allow lossy for ${driver}`,
     writable: w.writes,
     readable: r.reads,
     refusedLossy: refused,
@@ -231,7 +258,13 @@ export function planNegotiation(
   const names = new Set(options.drivers ?? Object.keys(running.catalog));
   if (options.drivers === undefined) for (const name of Object.keys(target.catalog)) names.add(name);
   const drivers = [...names].sort().map((driver) => {
-    const result = negotiateDriver(running, target, driver, options.policy);
+    const result = negotiateDriver(
+      running,
+      target,
+      driver,
+      options.policy,
+      options.targetPolicy ?? options.policy,
+    );
     if (result.status === "absent" && options.drivers !== undefined) {
       // The caller says this driver hands state over, but the running build does not know it.
       const failed: DriverNegotiationFailed = {
