@@ -350,7 +350,10 @@ export class LuoHandoverCorruptError extends LuoError {
 
 /**
  * An object (or FLB) of a driver with restore policy `abort` could not be restored: the update
- * fails loudly (upstream panics). `cause` is the original error.
+ * fails loudly. At boot (the handover itself is invalid for it: no handler, corrupt record, bad
+ * folio list) the new kernel's boot throws it, as upstream panics; at retrieve (its state does not
+ * decode, or its `restore` hook failed) `IncomingSession.retrieve` throws it (context `at:
+ * "retrieve"`), as upstream's retrieve ioctl returns an error. `cause` is the original error.
  */
 export class LuoRestoreAbortedError extends LuoError {
   /** @inheritDoc */

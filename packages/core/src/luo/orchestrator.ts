@@ -21,6 +21,9 @@ import type { Kho } from "../kho/kho.js";
 import type { KhoFinalizeReport } from "../kho/outgoing.js";
 import { NegotiationError } from "../schema/catalog/errors.js";
 import { type DriverNegotiationOk, type NegotiationResult, negotiate } from "../schema/catalog/negotiate.js";
+import { codecFor } from "../schema/codec/codec.js";
+import type { AnyStruct } from "../schema/declare/types.js";
+import { layoutOf } from "../schema/layout/describe.js";
 import { parseCompatibleString } from "../schema/versions/compatible.js";
 import { type BootServices, createBootContainer, type UnitInstance } from "./container.js";
 import {
@@ -55,12 +58,19 @@ import {
   LUO_SCHEMA,
   LUO_SESSION_NAME_LENGTH,
   LUO_SUBTREE,
+  type LuoFileRecord,
+  LuoFileV1,
+  type LuoFlbRecord,
+  LuoFlbV1,
+  LuoHandoverV1,
   type LuoHandoverValue,
+  LuoSessionV1,
 } from "./handover-schema.js";
 import { folioBytes, HandoverReader, PreservedArena, pagesToFolios } from "./memory.js";
 import { LUO_TRANSITIONS, type LuoPhase, type LuoTransition } from "./phase.js";
 import { DriverRegistry, type HandlerUnit } from "./registry.js";
 import {
+  type IncomingObjectStatus,
   type IncomingSession,
   type IncomingSessionOps,
   type LuoSession,
@@ -165,6 +175,23 @@ interface OutParticipant {
   dirty: boolean;
   data: { arena: PreservedArena; phys: number; version: number } | undefined;
   folios: PreservedFolio[];
+  /** Bumped whenever what the handover lists for it changes (state re-serialized, folio preserved). */
+  revision: number;
+}
+
+/**
+ * The orchestrator's handover as encoded at the end of prepare, so that freeze only re-encodes the
+ * records of participants that changed since (O(dirty)). Dropped (full write at freeze) when the
+ * set of sessions or participants changes during brownout.
+ */
+interface HandoverDraft {
+  readonly arena: PreservedArena;
+  /** Physical address of the root `luo_ser`. */
+  readonly phys: number;
+  /** Per participant: its `luo_file` / `luo_flb` struct and the revision encoded there. */
+  readonly entries: Map<OutParticipant, { readonly addr: number; revision: number }>;
+  /** Per participant: its bytes for the `handover` timeline event (patched with the record). */
+  readonly accounts: Map<OutParticipant, HandoverObjectBytes>;
 }
 
 interface FolioRecord {
@@ -183,10 +210,14 @@ interface InRecord {
   readonly dataPhys: number;
   readonly rt: UnitRuntime | undefined;
   readonly version: number;
-  status: "pending" | "restored" | "reset" | "finished";
+  status: IncomingObjectStatus;
   object: unknown;
   invalid: string | undefined;
   reason: string | undefined;
+  /** The `LuoRestoreAbortedError` of a `failed` object (rethrown by every retrieve). */
+  error: unknown;
+  /** Whether it counts as a user of its FLBs (pending or restored, not finished, reset or failed). */
+  flbUser: boolean;
   readonly restored: Set<number>;
 }
 
@@ -205,6 +236,7 @@ interface InFlb {
   readonly rt: UnitRuntime | undefined;
   readonly version: number;
   status: "pending" | "restored" | "reset" | "finished";
+  /** Objects still needing it: pending or restored, not yet finished, reset or failed. */
   users: number;
   invalid: string | undefined;
   error: unknown;
@@ -215,6 +247,23 @@ type Where = { driver: string; session?: string; token?: bigint };
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const textEncoder = new TextEncoder();
+
+function fieldOffset(struct: AnyStruct, field: string): number {
+  const layout = layoutOf(struct).structs.find((x) => x.name === struct.name)!;
+  return layout.fields.find((f) => f.name === field)!.offset;
+}
+
+/** Offsets in `luo-v1` the freeze-time patching of a drafted handover needs. */
+const LUO_V1_LAYOUT = {
+  rootSessions: fieldOffset(LuoHandoverV1, "sessions"),
+  rootFlbs: fieldOffset(LuoHandoverV1, "flbs"),
+  sessionSize: layoutOf(LuoSessionV1).size,
+  sessionFiles: fieldOffset(LuoSessionV1, "files"),
+  fileSize: layoutOf(LuoFileV1).size,
+  flbSize: layoutOf(LuoFlbV1).size,
+};
+const LUO_FILE_CODEC = codecFor(LuoFileV1, { driver: "luo", version: 1 });
+const LUO_FLB_CODEC = codecFor(LuoFlbV1, { driver: "luo", version: 1 });
 
 function errorCode(error: unknown): string {
   return toTimelineError(error).code;
@@ -274,6 +323,8 @@ export class Luo {
   /** The kexec-loaded build prepare negotiated with (compared by identity). */
   private target: KernelBuild | undefined;
   private handoverArena: PreservedArena | undefined;
+  /** The handover encoded at prepare, patched at freeze (see {@link HandoverDraft}). */
+  private draft: HandoverDraft | undefined;
   private readonly inSessions = new Map<string, InSession>();
   private readonly finishedSessions = new Map<string, InSession>();
   private readonly retrievedNames = new Set<string>();
@@ -283,6 +334,7 @@ export class Luo {
   private readonly unknownFlbs: InFlb[] = [];
   private readonly resetList: ResetReport[] = [];
   private activeHook: UnitRuntime | undefined;
+  private resumed = false;
   private readonly outOps: OutgoingSessionOps;
   private readonly inOps: IncomingSessionOps;
 
@@ -399,6 +451,7 @@ export class Luo {
     if (this.outSessions.has(name) || this.inSessions.has(name)) throw new LuoSessionExistsError(name);
     const session: OutSession = { handle: newLuoSession(name, this.outOps), records: new Map(), open: true };
     this.outSessions.set(name, session);
+    this.discardDraft();
     return session.handle;
   }
 
@@ -469,6 +522,7 @@ export class Luo {
       throw failure;
     }
     this.transition("PREPARED", "prepare");
+    this.buildDraft();
     this.step("prepare", "end", true);
     return {
       update,
@@ -502,7 +556,7 @@ export class Luo {
         }
       }
       this.step("handover", "start");
-      report = this.writeHandover();
+      report = this.draft !== undefined ? this.patchHandover(this.draft) : this.writeHandover();
       this.step("handover", "end", true);
     } catch (error) {
       const failure =
@@ -662,11 +716,13 @@ export class Luo {
       dirty: false,
       data: undefined,
       folios: [],
+      revision: 0,
     };
     session.records.set(token, p);
     this.outIndex.set(object, p);
     if (this.phaseValue !== "PREPARED") return;
-    // Brownout: join the update in progress.
+    // Brownout: join the update in progress (the handover drafted at prepare no longer lists every object).
+    this.discardDraft();
     try {
       this.ensureNegotiated(rt.unit);
       this.prepareObject(p);
@@ -693,10 +749,12 @@ export class Luo {
     const records = [...session.records.values()].sort(byRankThenSeq).reverse();
     for (const p of records) this.dropParticipant(p, `session "${name}" closed`);
     this.outSessions.delete(name);
+    this.discardDraft();
   }
 
   /** Removes an object from its session, cancelling it (and FLBs it was the last user of) if prepared. */
   private dropParticipant(p: OutParticipant, reason: string): void {
+    this.discardDraft();
     if (p.active) {
       this.cancelParticipant(p, reason);
       p.active = false;
@@ -862,6 +920,7 @@ export class Luo {
         dirty: false,
         data: undefined,
         folios: [],
+        revision: 0,
       };
       this.flbParticipants.set(unit, flb);
     }
@@ -902,7 +961,19 @@ export class Luo {
     if (p.kind === "object") {
       const hook = hookOf(p.rt.raw, "freeze");
       if (hook !== undefined) {
-        const ctx = { ...this.objectContext(p, "FROZEN"), ...this.preserveApi(p) };
+        // Built without spreads: this runs once per object inside the blackout.
+        const api = this.preserveApi(p);
+        const ctx = {
+          driver: p.rt.unit.name,
+          session: p.session!.handle.name,
+          token: p.token!,
+          phase: "FROZEN" as const,
+          preserveFolio: api.preserveFolio,
+          preservePages: api.preservePages,
+          get preserved(): readonly PreservedFolio[] {
+            return p.folios;
+          },
+        };
         this.guarded("freeze", p, () => hook(p.object, ctx));
       }
     } else {
@@ -944,6 +1015,7 @@ export class Luo {
       }
       const previous = p.data;
       p.data = { arena, phys, version: negotiated.version };
+      p.revision++;
       previous?.arena.release();
     });
   }
@@ -954,6 +1026,7 @@ export class Luo {
       preserveFolio(phys: PhysAddr, order: number): void {
         kho.preserveFolio(phys, order);
         p.folios.push({ phys, order });
+        p.revision++;
       },
       preservePages(phys: PhysAddr, nrPages: number): void {
         const folios = pagesToFolios(phys, nrPages);
@@ -968,6 +1041,7 @@ export class Luo {
           throw error;
         }
         p.folios.push(...done);
+        p.revision++;
       },
       get preserved(): readonly PreservedFolio[] {
         return p.folios;
@@ -1009,49 +1083,155 @@ export class Luo {
     return new LuoHookFailedError(hook, { ...where, phase: this.phaseValue }, error);
   }
 
-  /** Writes the `luo` subtree and finalizes KHO. */
-  private writeHandover(): { luoBytes: number; dataBytes: number; kho: KhoFinalizeReport } {
-    const negotiatedLuo = this.negotiation!.drivers.find((d) => d.driver === LUO_SCHEMA.name)!;
-    const objects: HandoverObjectBytes[] = [];
-    const folioList = (p: OutParticipant) => [
-      ...p.data!.arena.folios.map((f) => ({ phys: BigInt(f.phys), order: f.order, flags: LUO_FOLIO_DATA })),
+  /** The `luo_file` record of an object (or `luo_flb` of an FLB, without token) as the handover lists it. */
+  private recordOf(p: OutParticipant): LuoFileRecord | LuoFlbRecord {
+    const compatible = this.negotiatedFor(p.rt.unit).compatible;
+    const folios = [
+      ...(p.data?.arena.folios ?? []).map((f) => ({
+        phys: BigInt(f.phys),
+        order: f.order,
+        flags: LUO_FOLIO_DATA,
+      })),
       ...p.folios.map((f) => ({ phys: BigInt(f.phys), order: f.order, flags: 0 })),
     ];
-    const account = (p: OutParticipant, compatible: string): void => {
-      let preservedBytes = 0;
-      for (const f of p.folios) preservedBytes += folioBytes(f.order);
-      objects.push({ ...this.where(p), compatible, dataBytes: p.data!.arena.bytes, preservedBytes });
+    const common = {
+      compatible,
+      data: BigInt(p.data?.phys ?? 0),
+      flags: p.rt.unit.meta.restorePolicy === "reset" ? LUO_FILE_RESET_ALLOWED : 0,
+      folios,
     };
+    return p.kind === "object" ? { token: p.token!, ...common } : common;
+  }
+
+  private accountOf(p: OutParticipant): HandoverObjectBytes {
+    let preservedBytes = 0;
+    for (const f of p.folios) preservedBytes += folioBytes(f.order);
+    return {
+      ...this.where(p),
+      compatible: this.negotiatedFor(p.rt.unit).compatible,
+      dataBytes: p.data?.arena.bytes ?? 0,
+      preservedBytes,
+    };
+  }
+
+  /** The whole handover value, sessions in creation order, records in dependency order. */
+  private handoverValue(): { value: LuoHandoverValue; order: OutParticipant[] } {
+    const order: OutParticipant[] = [];
     const value: LuoHandoverValue = {
       sessions: [...this.outSessions.values()].map((s) => ({
         name: s.handle.name,
         files: [...s.records.values()].sort(byRankThenSeq).map((p) => {
-          const compatible = this.negotiatedFor(p.rt.unit).compatible;
-          account(p, compatible);
-          return {
-            token: p.token!,
-            compatible,
-            data: BigInt(p.data!.phys),
-            flags: p.rt.unit.meta.restorePolicy === "reset" ? LUO_FILE_RESET_ALLOWED : 0,
-            folios: folioList(p),
-          };
+          order.push(p);
+          return this.recordOf(p) as LuoFileRecord;
         }),
       })),
       flbs: [...this.flbParticipants.values()].sort(byRankThenSeq).map((p) => {
-        const compatible = this.negotiatedFor(p.rt.unit).compatible;
-        account(p, compatible);
-        return {
-          compatible,
-          data: BigInt(p.data!.phys),
-          flags: p.rt.unit.meta.restorePolicy === "reset" ? LUO_FILE_RESET_ALLOWED : 0,
-          folios: folioList(p),
-        };
+        order.push(p);
+        return this.recordOf(p) as LuoFlbRecord;
       }),
     };
+    return { value, order };
+  }
+
+  /**
+   * End of prepare: encodes the handover as it stands (objects serialized at freeze get a null data
+   * pointer for now), so freeze only re-encodes what changed. Only for the latest `luo` version (an
+   * older negotiated one is written whole at freeze). Never fails the prepare: without a draft,
+   * freeze writes the handover whole.
+   */
+  private buildDraft(): void {
+    this.discardDraft();
+    const negotiatedLuo = this.negotiation!.drivers.find((d) => d.driver === LUO_SCHEMA.name)!;
+    if (negotiatedLuo.version !== LUO_SCHEMA.latest) return;
+    const { value, order } = this.handoverValue();
+    const arena = new PreservedArena(this.kernel, this.kho);
+    let phys: number;
+    try {
+      phys = LUO_SCHEMA.version(negotiatedLuo.version).codec.store(value as never, arena);
+    } catch (error) {
+      this.recordError("handover draft", error, { driver: "luo" });
+      arena.release();
+      return;
+    }
+    // Locate every record: root → sessions[] → files[], root → flbs[] (layout offsets of luo-v1).
+    const memory = this.machine.memory;
+    const entries = new Map<OutParticipant, { addr: number; revision: number }>();
+    const accounts = new Map<OutParticipant, HandoverObjectBytes>();
+    const sessionsBase = Number(memory.readU64(phys + LUO_V1_LAYOUT.rootSessions));
+    const flbsBase = Number(memory.readU64(phys + LUO_V1_LAYOUT.rootFlbs));
+    let next = 0;
+    value.sessions.forEach((session, i) => {
+      const filesBase = Number(
+        memory.readU64(sessionsBase + i * LUO_V1_LAYOUT.sessionSize + LUO_V1_LAYOUT.sessionFiles),
+      );
+      for (let j = 0; j < session.files.length; j++) {
+        const p = order[next++]!;
+        entries.set(p, { addr: filesBase + j * LUO_V1_LAYOUT.fileSize, revision: p.revision });
+        accounts.set(p, this.accountOf(p));
+      }
+    });
+    for (let j = 0; j < value.flbs.length; j++) {
+      const p = order[next++]!;
+      entries.set(p, { addr: flbsBase + j * LUO_V1_LAYOUT.flbSize, revision: p.revision });
+      accounts.set(p, this.accountOf(p));
+    }
+    this.draft = { arena, phys, entries, accounts };
+    this.handoverArena = arena;
+  }
+
+  /** Forgets the handover drafted at prepare (the participants changed); freeze writes it whole. */
+  private discardDraft(): void {
+    const draft = this.draft;
+    if (draft === undefined) return;
+    this.draft = undefined;
+    if (this.handoverArena === draft.arena) this.handoverArena = undefined;
+    try {
+      draft.arena.release();
+    } catch (error) {
+      this.recordError("release", error, { driver: "luo" });
+    }
+  }
+
+  /** Freeze with a draft: re-encodes only the records whose participant changed since prepare. */
+  private patchHandover(draft: HandoverDraft): {
+    luoBytes: number;
+    dataBytes: number;
+    kho: KhoFinalizeReport;
+  } {
+    const memory = this.machine.memory;
+    for (const [p, entry] of draft.entries) {
+      if (entry.revision === p.revision) continue;
+      const codec = p.kind === "object" ? LUO_FILE_CODEC : LUO_FLB_CODEC;
+      // The record's folio list goes to fresh arena space; the old one stays unreferenced in it.
+      memory.write(entry.addr, codec.encode(this.recordOf(p) as never, draft.arena));
+      entry.revision = p.revision;
+      draft.accounts.set(p, this.accountOf(p));
+    }
+    return this.publishHandover(draft.arena, draft.phys, [...draft.accounts.values()]);
+  }
+
+  /** Writes the `luo` subtree whole and finalizes KHO. */
+  private writeHandover(): { luoBytes: number; dataBytes: number; kho: KhoFinalizeReport } {
+    const negotiatedLuo = this.negotiation!.drivers.find((d) => d.driver === LUO_SCHEMA.name)!;
+    const { value, order } = this.handoverValue();
     const arena = new PreservedArena(this.kernel, this.kho);
     this.handoverArena = arena;
     const migrated = LUO_SCHEMA.migrate(value, LUO_SCHEMA.latest, negotiatedLuo.version).value;
     const phys = LUO_SCHEMA.version(negotiatedLuo.version).codec.store(migrated as never, arena);
+    return this.publishHandover(
+      arena,
+      phys,
+      order.map((p) => this.accountOf(p)),
+    );
+  }
+
+  /** Publishes the `luo` subtree pointing at the encoded handover and finalizes KHO. */
+  private publishHandover(
+    arena: PreservedArena,
+    phys: number,
+    objects: HandoverObjectBytes[],
+  ): { luoBytes: number; dataBytes: number; kho: KhoFinalizeReport } {
+    const negotiatedLuo = this.negotiation!.drivers.find((d) => d.driver === LUO_SCHEMA.name)!;
     const folios = arena.folios;
     const list = new Uint8Array(folios.length * 16);
     const view = new DataView(list.buffer);
@@ -1115,6 +1295,7 @@ export class Luo {
       safe("release", () => arena.release());
       this.handoverArena = undefined;
     }
+    this.draft = undefined;
     for (const p of this.activeParticipants().reverse()) {
       this.cancelParticipant(p, reason);
       p.active = false;
@@ -1166,6 +1347,7 @@ export class Luo {
     }
     p.folios = [];
     p.data = undefined;
+    p.revision++;
     p.prepared = false;
     p.frozen = false;
     p.dirty = false;
@@ -1255,6 +1437,8 @@ export class Luo {
     return {
       retrieve: (handle, token) => {
         const r = record(find(handle), token);
+        if (r.status === "pending") this.restoreOnRetrieve(r);
+        if (r.status === "failed") throw r.error;
         if (r.status === "reset") {
           throw new LuoObjectResetError(
             r.session.name,
@@ -1278,6 +1462,19 @@ export class Luo {
 
   private finishSession(s: InSession): void {
     this.step("finish", "start");
+    // Restore-then-finish: objects never retrieved are restored now, so their drivers tear them down
+    // through their usual hooks. A failure resets (or fails) the object; it is recorded, not thrown.
+    for (const r of this.pendingInOrder(s)) {
+      try {
+        this.restoreOnRetrieve(r);
+      } catch (error) {
+        this.recordError("finish", error, {
+          driver: r.rt?.unit.name ?? r.compatible,
+          session: s.name,
+          token: r.token,
+        });
+      }
+    }
     const records = [...s.records.values()]
       .filter((r) => r.status === "restored")
       .sort((a, b) => b.rt!.unit.rank - a.rt!.unit.rank || b.index - a.index);
@@ -1315,7 +1512,18 @@ export class Luo {
       }
       r.status = "finished";
       this.inIndex.delete(r.object);
-      for (const flbUnit of rt.unit.flbs) this.releaseFlbUser(flbUnit);
+      this.leaveFlbs(r);
+    }
+    for (const r of s.records.values()) {
+      if (r.status !== "failed") continue;
+      this.timeline.record({
+        kind: "warning",
+        bootId: this.kernel.bootId,
+        message: `session "${s.name}" finished with a failed object: its preserved memory stays reserved`,
+        driver: r.rt?.unit.name ?? r.compatible,
+        session: s.name,
+        token: r.token,
+      });
     }
     s.finished = true;
     this.inSessions.delete(s.name);
@@ -1324,11 +1532,27 @@ export class Luo {
     if (this.inSessions.size === 0 && this.phaseValue === "UPDATED") this.transition("NORMAL", "finish");
   }
 
-  private releaseFlbUser(flbUnit: HandlerUnit): void {
+  /** An object stops needing its FLBs (finished, reset or failed). */
+  private leaveFlbs(r: InRecord): void {
+    if (!r.flbUser) return;
+    r.flbUser = false;
+    for (const flbUnit of r.rt!.unit.flbs) this.flbUserGone(flbUnit);
+  }
+
+  /**
+   * One user of an FLB is gone; after the last, a restored FLB is finished and one never restored
+   * (every user reset or failed) is released.
+   */
+  private flbUserGone(flbUnit: HandlerUnit): void {
     const flb = this.inFlbs.get(flbUnit);
-    if (flb === undefined || flb.status !== "restored") return;
+    if (flb === undefined || flb.users === 0) return;
     flb.users--;
     if (flb.users > 0) return;
+    if (flb.status === "pending") {
+      this.restoreFlbIfUnused(flbUnit.name, flb);
+      return;
+    }
+    if (flb.status !== "restored") return;
     const rt = flb.rt!;
     const hook = flbHookOf(rt.raw, "finish");
     if (hook !== undefined) {
@@ -1345,7 +1569,13 @@ export class Luo {
     return { driver: r.rt!.unit.name, session: r.session.name, token: r.token, phase: this.phaseValue };
   }
 
-  /** Reads the `luo` subtree and restores every object and FLB (new kernel). */
+  /**
+   * Reads and validates the `luo` subtree (new kernel): records, compatible strings, folio lists,
+   * double claims. Objects the handover is invalid for (no handler, corrupt record, an FLB missing
+   * or invalid) meet their restore policy now — `abort` fails the boot, `reset` drops them; every
+   * other object stays pending until retrieved (lazy restore, as upstream), FLBs until their first
+   * user is restored.
+   */
   private restoreHandover(): void {
     // The old kernel left FROZEN; this boot continues its state machine from there.
     this.phaseValue = "FROZEN";
@@ -1354,19 +1584,30 @@ export class Luo {
     this.step("restore", "start");
     try {
       const { value: header, own } = this.readHandover();
-      const pending = this.indexHandover(header, own);
-      const ordered = pending.sort((a, b) => {
-        const ra = a.rt === undefined ? -1 : a.rt.unit.rank;
-        const rb = b.rt === undefined ? -1 : b.rt.unit.rank;
-        return ra - rb || a.index - b.index;
-      });
-      for (const r of ordered) this.restoreRecord(r);
+      const records = this.indexHandover(header, own);
+      const bad = (r: InRecord): boolean =>
+        r.rt === undefined ||
+        r.invalid !== undefined ||
+        r.rt.unit.flbs.some((u) => {
+          const flb = this.inFlbs.get(u);
+          return flb === undefined || flb.invalid !== undefined;
+        });
+      for (const r of records.sort(byRankThenIndex)) {
+        if (bad(r)) this.restoreRecord(r);
+      }
+      for (const r of records) {
+        if (r.status !== "pending") continue;
+        r.flbUser = true;
+        for (const u of r.rt!.unit.flbs) this.inFlbs.get(u)!.users++;
+      }
       for (const flb of this.unknownFlbs) this.restoreFlbIfUnused(flb.compatible, flb);
       for (const [unit, flb] of this.inFlbs) {
+        if (flb.users > 0) continue;
         if (flb.status === "pending") this.restoreFlbIfUnused(unit.name, flb);
-        else if (flb.status === "restored" && flb.users === 0) {
+        else if (flb.status === "restored") {
+          // Restored for an object that then failed at boot, and needed by no other.
           flb.users = 1;
-          this.releaseFlbUser(unit);
+          this.flbUserGone(unit);
         }
       }
     } catch (error) {
@@ -1375,6 +1616,82 @@ export class Luo {
     }
     this.step("restore", "end", true);
     if (this.inSessions.size === 0) this.transition("NORMAL", "finish");
+  }
+
+  /** Pending objects of a session in restore order (providers first). */
+  private pendingInOrder(s: InSession): InRecord[] {
+    return [...s.records.values()].filter((r) => r.status === "pending").sort(byRankThenIndex);
+  }
+
+  /**
+   * Lazy restore of a pending object on its first retrieve: first the pending objects of the same
+   * session whose drivers it depends on (providers restore before their consumers), then it.
+   *
+   * @throws {@link LuoRestoreAbortedError} when its restore fails under `abort` (it is then `failed`).
+   */
+  private restoreOnRetrieve(r: InRecord): void {
+    const unit = r.rt?.unit;
+    if (unit !== undefined && unit.dependencies.length > 0) {
+      const providers = new Set<HandlerUnit>();
+      const visit = (u: HandlerUnit): void => {
+        for (const d of u.dependencies) {
+          if (providers.has(d)) continue;
+          providers.add(d);
+          visit(d);
+        }
+      };
+      visit(unit);
+      for (const other of this.pendingInOrder(r.session)) {
+        if (other !== r && other.rt !== undefined && providers.has(other.rt.unit))
+          this.restoreOnRetrieve(other);
+      }
+    }
+    if (r.status !== "pending") return;
+    try {
+      this.restoreRecord(r);
+    } catch (error) {
+      if (!(error instanceof LuoRestoreAbortedError)) throw error;
+      const aborted = new LuoRestoreAbortedError(
+        error.message,
+        { ...error.context, at: "retrieve" },
+        { cause: (error as { cause?: unknown }).cause },
+      );
+      r.status = "failed";
+      r.error = aborted;
+      r.reason = errorMessage(aborted);
+      this.recordError("retrieve", aborted, {
+        driver: unit?.name ?? r.compatible,
+        session: r.session.name,
+        token: r.token,
+      });
+      this.leaveFlbs(r);
+      throw aborted;
+    }
+  }
+
+  /**
+   * The VMM model resumed its VMs after retrieving what they need: records the `resumed` event,
+   * the end of the blackout (the timeline's fallback when never marked: the end of the last
+   * restore). Objects not retrieved yet are restored later, on retrieve or at finish. Only the
+   * first call of a handover boot counts; later calls and calls on a boot without a handover are
+   * no-ops.
+   *
+   * @returns whether this call recorded the mark.
+   */
+  markResumed(): boolean {
+    this.alive("markResumed");
+    if (this.resumed || this.kho.incoming?.subtreeNames().includes(LUO_SUBTREE) !== true) return false;
+    this.resumed = true;
+    let restored = 0;
+    let pending = 0;
+    for (const s of [...this.inSessions.values(), ...this.finishedSessions.values()]) {
+      for (const r of s.records.values()) {
+        if (r.status === "pending") pending++;
+        else if (r.status === "restored" || r.status === "finished") restored++;
+      }
+    }
+    this.timeline.record({ kind: "resumed", bootId: this.kernel.bootId, restored, pending });
+    return true;
   }
 
   /**
@@ -1458,8 +1775,10 @@ export class Luo {
     let value: LuoHandoverValue;
     try {
       const decoded = LUO_SCHEMA.version(parsed!.version).codec.load(reader, Number(dataPhys));
-      value = LUO_SCHEMA.migrate(decoded as never, parsed!.version, LUO_SCHEMA.latest)
-        .value as LuoHandoverValue;
+      // The codec checked every invariant while decoding: an identity migration need not validate again.
+      value = LUO_SCHEMA.migrate(decoded as never, parsed!.version, LUO_SCHEMA.latest, {
+        validate: parsed!.version !== LUO_SCHEMA.latest,
+      }).value as LuoHandoverValue;
     } catch (error) {
       return corrupt(
         `cannot decode ${compatible}: ${errorMessage(error)}`,
@@ -1546,6 +1865,7 @@ export class Luo {
       };
       flb.folios = parseFolios(f.folios, flb, `flb ${f.compatible}`);
       if (f.data > MAX_SAFE) flb.invalid ??= outOfRange(`flb ${f.compatible}`, f.data);
+      if (f.data === 0n) flb.invalid ??= `flb ${f.compatible} has no data pointer`;
       if (seenFlbs.has(f.compatible))
         throw new LuoHandoverCorruptError(`luo handover: FLB ${f.compatible} listed twice`, {
           driver: "luo",
@@ -1601,10 +1921,13 @@ export class Luo {
           object: undefined,
           invalid: undefined,
           reason: undefined,
+          error: undefined,
+          flbUser: false,
           restored: new Set(),
         };
         record.folios = parseFolios(f.folios, record, `session "${s.name}" token ${f.token}`);
         if (f.data > MAX_SAFE) record.invalid ??= outOfRange(`session "${s.name}" token ${f.token}`, f.data);
+        if (f.data === 0n) record.invalid ??= `session "${s.name}" token ${f.token} has no data pointer`;
         session.records.set(f.token, record);
         records.push(record);
       }
@@ -1628,7 +1951,6 @@ export class Luo {
 
   private restoreRecord(r: InRecord): void {
     const who = { driver: r.rt?.unit.name ?? r.compatible, session: r.session.name, token: r.token };
-    const acquired: HandlerUnit[] = [];
     try {
       if (r.rt === undefined) {
         throw new LuoNoHandlerError(
@@ -1638,12 +1960,9 @@ export class Luo {
         );
       }
       const rt = r.rt;
-      for (const flbUnit of rt.unit.flbs) {
-        this.acquireFlb(flbUnit);
-        acquired.push(flbUnit);
-      }
       if (r.invalid !== undefined)
         throw new LuoHandoverCorruptError(`luo handover: ${r.invalid}`, { ...who });
+      for (const flbUnit of rt.unit.flbs) this.acquireFlb(flbUnit);
       const state = this.decodeState(rt, r.version, r.compatible, r.dataPhys, r.folios, who);
       const hook = hookOf(rt.raw, "restore")!;
       const ctx = {
@@ -1674,12 +1993,9 @@ export class Luo {
           { cause: error },
         );
       }
-      // The FLBs it acquired lose a user.
-      for (const flbUnit of acquired) {
-        const flb = this.inFlbs.get(flbUnit);
-        if (flb?.status === "restored" && flb.users > 0) flb.users--;
-      }
       r.status = "reset";
+      // The FLBs it needed lose a user.
+      this.leaveFlbs(r);
       r.reason = errorMessage(error);
       const releasedBytes = this.releaseAll(r.folios, r.restored, who);
       this.reportReset({
@@ -1702,18 +2018,14 @@ export class Luo {
         driver: unit.name,
       });
     }
-    if (flb.status === "restored") {
-      flb.users++;
-      return;
-    }
-    if (flb.status === "reset") throw new LuoFlbUnavailableError(unit.name, flb.compatible, flb.error);
+    if (flb.status === "restored") return;
+    if (flb.status !== "pending") throw new LuoFlbUnavailableError(unit.name, flb.compatible, flb.error);
     try {
       this.restoreFlb(unit, flb);
     } catch (error) {
       if (error instanceof LuoRestoreAbortedError) throw error;
       throw new LuoFlbUnavailableError(unit.name, flb.compatible, error);
     }
-    flb.users = 1;
   }
 
   private restoreFlb(unit: HandlerUnit, flb: InFlb): void {
@@ -1796,7 +2108,10 @@ export class Luo {
       // The same rule negotiation applied to the read path on the old kernel's side.
       const policy = this.lossyPolicy(this.registry);
       const allowLossy = policy === true || policy.includes(rt.unit.name);
-      return schema.migrate(decoded as never, version, rt.unit.meta.native, { allowLossy }).value;
+      return schema.migrate(decoded as never, version, rt.unit.meta.native, {
+        allowLossy,
+        validate: version !== rt.unit.meta.native,
+      }).value;
     });
   }
 
@@ -1944,4 +2259,10 @@ export class Luo {
 
 function byRankThenSeq(a: OutParticipant, b: OutParticipant): number {
   return a.rt.unit.rank - b.rt.unit.rank || a.seq - b.seq;
+}
+
+function byRankThenIndex(a: InRecord, b: InRecord): number {
+  const ra = a.rt === undefined ? -1 : a.rt.unit.rank;
+  const rb = b.rt === undefined ? -1 : b.rt.unit.rank;
+  return ra - rb || a.index - b.index;
 }

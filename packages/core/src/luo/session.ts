@@ -24,10 +24,12 @@ export interface OutgoingSessionOps {
 }
 
 /**
- * What happened to an incoming object: `pending` (listed in the handover, not restored yet),
- * `restored`, `reset` (dropped by the `reset` restore policy) or `finished`.
+ * What happened to an incoming object: `pending` (listed in the handover and validated at boot, not
+ * retrieved yet — restore is lazy), `restored`, `reset` (dropped by the `reset` restore policy),
+ * `failed` (its restore failed at retrieve under the `abort` policy: every retrieve throws
+ * `LuoRestoreAbortedError`, its memory stays reserved) or `finished`.
  */
-export type IncomingObjectStatus = "pending" | "restored" | "reset" | "finished";
+export type IncomingObjectStatus = "pending" | "restored" | "reset" | "failed" | "finished";
 
 /**
  * What an incoming session asks of its orchestrator.
@@ -171,11 +173,15 @@ export class IncomingSession {
   }
 
   /**
-   * The restored object of `token` (upstream `LIVEUPDATE_SESSION_RETRIEVE_FD`). Idempotent: the same
-   * object every time.
+   * The restored object of `token` (upstream `LIVEUPDATE_SESSION_RETRIEVE_FD`). Restore is lazy, as
+   * upstream's: the first retrieve decodes the object's state and runs its driver's `restore` hook
+   * (after its FLBs, and after pending objects of this session whose drivers it depends on); later
+   * retrieves return the same object.
    *
    * @throws `LuoTokenNotFoundError` (ENOENT), `LuoObjectResetError` (ENOENT, dropped by the
-   *   `reset` policy).
+   *   `reset` policy, at boot or by this retrieve), `LuoRestoreAbortedError` (EIO: decode or restore
+   *   failed under the `abort` policy — the kernel cannot panic retroactively from a userspace call,
+   *   so upstream's retrieve ioctl returns an error; the object is then `failed`).
    */
   retrieve(token: number | bigint): unknown {
     return this.ops.retrieve(this, token as bigint);
@@ -196,7 +202,10 @@ export class IncomingSession {
   }
 
   /**
-   * Finishes the session (upstream `LIVEUPDATE_SESSION_FINISH`): `canFinish` on every object first —
+   * Finishes the session (upstream `LIVEUPDATE_SESSION_FINISH`). Objects never retrieved are
+   * restored first (restore-then-finish, so their drivers tear them down through their usual
+   * hooks; a failure there resets or — under `abort` — fails the object, recorded, not thrown).
+   * Then `canFinish` on every object —
    * one refusal refuses the whole session and nothing is finished — then `finish` on each
    * (consumers first; errors are recorded in the timeline, not thrown), then FLBs whose last user
    * finished. The orchestrator returns to NORMAL when every incoming session is finished.

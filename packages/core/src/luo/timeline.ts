@@ -182,6 +182,19 @@ export interface ResetEvent extends TimelineEventBase {
   readonly report: ResetReport;
 }
 
+/**
+ * The VMM model resumed its VMs after retrieving what they need (`Luo.markResumed`): the end of the
+ * blackout.
+ */
+export interface ResumedEvent extends TimelineEventBase {
+  /** Discriminant. */
+  readonly kind: "resumed";
+  /** Objects restored when the VMs resumed. */
+  readonly restored: number;
+  /** Objects of the handover still pending (restored later, on retrieve or at finish). */
+  readonly pending: number;
+}
+
 /** Any timeline event. */
 export type TimelineEvent =
   | PhaseEvent
@@ -192,7 +205,8 @@ export type TimelineEvent =
   | DirtyEvent
   | NegotiatedEvent
   | HandoverEvent
-  | ResetEvent;
+  | ResetEvent
+  | ResumedEvent;
 
 /** Optional explicit time of an event passed to {@link Timeline.record}. */
 export interface TimelineEventTime {
@@ -254,11 +268,25 @@ export interface UpdateSummary {
   readonly prepareStart: number | undefined;
   /** Freeze start (brownout end, blackout start), ns. */
   readonly freezeStart: number | undefined;
-  /** End of the last restore in the new kernel (blackout end), ns. */
+  /**
+   * End of the last restore in the new kernel, ns: the later of the boot's restore step (handover
+   * validation) and the last `decode`/`restore` hook (restore is lazy: objects are restored when
+   * retrieved).
+   */
   readonly restoreEnd: number | undefined;
+  /** When the VMM model marked its VMs resumed (`Luo.markResumed`), ns. */
+  readonly resumedAt: number | undefined;
+  /**
+   * What ended the blackout: `resumed` (the resume mark) or `last-restore` (fallback when the VMs
+   * were never marked resumed: {@link UpdateSummary.restoreEnd}).
+   */
+  readonly blackoutEnd: "resumed" | "last-restore" | undefined;
   /** prepare start → freeze start (ns), when both happened. */
   readonly brownoutNs: number | undefined;
-  /** freeze start → last restore end (ns), when the update reached the new kernel. */
+  /**
+   * freeze start → the resume mark, or → the last restore end when never marked (ns), when the
+   * update reached the new kernel.
+   */
   readonly blackoutNs: number | undefined;
   /** Bytes handed over: the orchestrator's handover plus every object's serialized state. */
   readonly handoverBytes: number;
@@ -362,6 +390,7 @@ export class Timeline {
     let prepareStart: number | undefined;
     let freezeStart: number | undefined;
     let restoreEnd: number | undefined;
+    let resumedAt: number | undefined;
     let handoverBytes = 0;
     let cancelled = false;
     const drivers = new Map<
@@ -403,10 +432,11 @@ export class Timeline {
         case "step":
           if (e.step === "prepare" && e.edge === "start" && prepareStart === undefined) prepareStart = e.at;
           if (e.step === "freeze" && e.edge === "start") freezeStart = e.at;
-          if (e.step === "restore" && e.edge === "end") restoreEnd = e.at;
+          if (e.step === "restore" && e.edge === "end") restoreEnd = Math.max(restoreEnd ?? 0, e.at);
           if (e.step === "cancel" && e.edge === "start") cancelled = true;
           break;
         case "hook": {
+          if (e.hook === "restore" || e.hook === "decode") restoreEnd = Math.max(restoreEnd ?? 0, e.at);
           const d = driverOf(e.driver);
           d.calls++;
           d.totalNs += e.durationNs;
@@ -452,6 +482,9 @@ export class Timeline {
         case "reset":
           resets.push(e.report);
           break;
+        case "resumed":
+          resumedAt ??= e.at;
+          break;
         case "error":
           errors.push(e);
           break;
@@ -459,15 +492,20 @@ export class Timeline {
           break;
       }
     }
+    const end = resumedAt ?? restoreEnd;
     const blackoutNs =
-      restoreEnd !== undefined && freezeStart !== undefined && restoreEnd >= freezeStart
-        ? restoreEnd - freezeStart
-        : undefined;
+      end !== undefined && freezeStart !== undefined && end >= freezeStart ? end - freezeStart : undefined;
     return {
       update,
       prepareStart,
       freezeStart,
-      restoreEnd: blackoutNs === undefined ? undefined : restoreEnd,
+      restoreEnd:
+        freezeStart !== undefined && restoreEnd !== undefined && restoreEnd >= freezeStart
+          ? restoreEnd
+          : undefined,
+      resumedAt: blackoutNs === undefined ? undefined : resumedAt,
+      blackoutEnd:
+        blackoutNs === undefined ? undefined : resumedAt !== undefined ? "resumed" : "last-restore",
       brownoutNs:
         prepareStart !== undefined && freezeStart !== undefined ? freezeStart - prepareStart : undefined,
       blackoutNs,

@@ -4,6 +4,7 @@ import { Machine } from "../hw/machine.js";
 import type { KernelBuild } from "../kernel/build.js";
 import type { KexecHandoff } from "../kernel/kernel.js";
 import { bootLiveUpdateKernel, type LiveUpdateKernel } from "../luo/boot.js";
+import { LuoObjectResetError } from "../luo/errors.js";
 import type { FinishReport, FreezeReport, LuoOptions, PrepareReport } from "../luo/orchestrator.js";
 import type { IncomingSession, LuoSession, PreserveOptions } from "../luo/session.js";
 import type { Timeline, TimelineEvent, UpdateSummary } from "../luo/timeline.js";
@@ -57,6 +58,15 @@ export interface UpdateOptions {
   readonly beforeBoot?: (handover: LuoHandoverImage, machine: Machine) => void;
   /** Orchestrator settings of the new boot (default: the harness's `luo`). */
   readonly luo?: LuoOptions;
+  /**
+   * What the VMs need before they resume, as the VMM model retrieves it after the new kernel
+   * booted: `"all"` (default: every object of every incoming session, in handover order), or the
+   * tokens per session name (`{}`: nothing — resume right away). The harness retrieves them, then
+   * marks the VMs resumed (`Luo.markResumed`, the end of the blackout). Objects not retrieved stay
+   * pending (restored on a later retrieve or at finish). Objects dropped by the `reset` policy
+   * are skipped; a retrieve failing under `abort` fails the update.
+   */
+  readonly needs?: "all" | Readonly<Record<string, readonly (number | bigint)[]>>;
 }
 
 /** What one {@link LiveUpdateHarness.update} returns: both kernels, the reports and the timeline. */
@@ -188,13 +198,14 @@ export class LiveUpdateHarness {
   /**
    * One live update of the running kernel into `options.to` (default: the harness's `to`): kexec
    * load, prepare (or continue from PREPARED if the test prepared already), `brownout`, freeze,
-   * reboot with poisoning, `beforeBoot`, boot of the new kernel (which restores every preserved
-   * object). The harness then runs on the new kernel.
+   * reboot with poisoning, `beforeBoot`, boot of the new kernel (which validates the handover),
+   * retrieval of what the VMs `needs` (restore is lazy: objects are restored when retrieved), and
+   * the resume mark. The harness then runs on the new kernel.
    *
    * @param options - target build, brownout and before-boot callbacks, poisoning, LUO settings.
    * @throws what prepare and freeze throw (the old kernel is then back in NORMAL, still running);
-   *   what the new kernel's boot throws (e.g. `LuoRestoreAbortedError`; the harness then has no
-   *   running kernel).
+   *   what the new kernel's boot or the retrieval of `needs` throws (e.g. `LuoRestoreAbortedError`;
+   *   the harness then has no running kernel).
    */
   update(options: UpdateOptions = {}): UpdateResult {
     const previous = this.kernel;
@@ -245,7 +256,6 @@ export class LiveUpdateHarness {
       this.failure = error;
       throw error;
     }
-    this.current = kernel;
     const sessions = new Map<string, IncomingSession>();
     const session = (name: string = DEFAULT_SESSION): IncomingSession => {
       let s = sessions.get(name);
@@ -255,6 +265,28 @@ export class LiveUpdateHarness {
       }
       return s;
     };
+    try {
+      const needs = options.needs ?? "all";
+      const wanted: [string, readonly (number | bigint)[]][] =
+        needs === "all"
+          ? kernel.luo.incomingSessions().map((name) => [name, session(name).tokens()])
+          : Object.entries(needs);
+      for (const [name, tokens] of wanted) {
+        const s = session(name);
+        for (const token of tokens) {
+          try {
+            s.retrieve(token);
+          } catch (error) {
+            if (!(error instanceof LuoObjectResetError)) throw error;
+          }
+        }
+      }
+      kernel.luo.markResumed();
+    } catch (error) {
+      this.failure = error;
+      throw error;
+    }
+    this.current = kernel;
     const timeline = kernel.timeline;
     return {
       previous,

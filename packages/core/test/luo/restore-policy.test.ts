@@ -82,6 +82,11 @@ describe("restore policies", () => {
     // The state of token 1 names a page that was never preserved for it.
     w.machine.memory.writeU64(raw.data(0, 0), 0x10_0000n);
     const b = boot();
+    // The handover itself is valid: restore is lazy, the bad state is found when retrieved.
+    expect(b.luo.resets).toHaveLength(0);
+    const vm = b.luo.retrieveSession("vm");
+    expect(vm.status(1)).toBe("pending");
+    expect(() => vm.retrieve(1)).toThrow(LuoObjectResetError);
     expect(b.luo.resets).toHaveLength(1);
     const report = b.luo.resets[0]!;
     expect(report).toMatchObject({
@@ -94,7 +99,6 @@ describe("restore policies", () => {
     expect(report.releasedBytes).toBe(2 * PAGE_SIZE); // its state page and its own page
     expect(b.kernel.isInUse(c1.page, PAGE_SIZE)).toBe(false);
     expect(b.timeline.events.some((e) => e.kind === "reset")).toBe(true);
-    const vm = b.luo.retrieveSession("vm");
     expect(() => vm.retrieve(1)).toThrow(LuoObjectResetError);
     expect(vm.status(1)).toBe("reset");
     expect((vm.retrieve(2) as Counter).page).toBe(c2.page);
@@ -102,10 +106,41 @@ describe("restore policies", () => {
     expect(b.luo.phase).toBe("NORMAL");
   });
 
-  it("abort: the same corruption fails the update loudly, naming driver, session and token", () => {
+  it("abort: the same corruption fails the retrieve loudly, naming driver, session and token", () => {
+    const w = world("512M");
+    const { c1, boot, raw } = rebootWithCounters(w, abortBuild, abortBuild, CounterDriver);
+    w.machine.memory.writeU64(raw.data(0, 1), 0x10_0000n);
+    const b = boot();
+    const vm = b.luo.retrieveSession("vm");
+    let error: unknown;
+    try {
+      vm.retrieve(2);
+    } catch (e) {
+      error = e;
+    }
+    // The kernel cannot panic retroactively from a userspace call: retrieve returns the error.
+    expect(error).toBeInstanceOf(LuoRestoreAbortedError);
+    expect((error as LuoRestoreAbortedError).context).toMatchObject({
+      driver: "counter",
+      session: "vm",
+      token: 2n,
+      at: "retrieve",
+    });
+    expect((error as LuoRestoreAbortedError).cause).toBeInstanceOf(LuoFolioNotOwnedError);
+    expect(vm.status(2)).toBe("failed");
+    expect(() => vm.retrieve(2)).toThrow(error as Error);
+    expect(b.luo.resets).toHaveLength(0);
+    expect((vm.retrieve(1) as Counter).page).toBe(c1.page);
+    // Finish goes on; the failed object's memory stays reserved (a warning says so).
+    vm.finish();
+    expect(b.luo.phase).toBe("NORMAL");
+    expect(b.timeline.events.some((e) => e.kind === "warning" && /failed object/.test(e.message))).toBe(true);
+  });
+
+  it("abort: a handover invalid for an object still fails the boot", () => {
     const w = world("512M");
     const { boot, raw } = rebootWithCounters(w, abortBuild, abortBuild, CounterDriver);
-    w.machine.memory.writeU64(raw.data(0, 1), 0x10_0000n);
+    w.machine.memory.writeU64(raw.file(0, 1) + offsetOf(LuoFileV1, "data"), 1n << 60n);
     let error: unknown;
     try {
       boot();
@@ -113,16 +148,33 @@ describe("restore policies", () => {
       error = e;
     }
     expect(error).toBeInstanceOf(LuoRestoreAbortedError);
-    expect((error as LuoRestoreAbortedError).context).toMatchObject({
-      driver: "counter",
-      session: "vm",
-      token: 2n,
-    });
-    expect((error as LuoRestoreAbortedError).cause).toBeInstanceOf(LuoFolioNotOwnedError);
+    expect((error as LuoRestoreAbortedError).context).toMatchObject({ session: "vm", token: 2n });
+    expect((error as LuoRestoreAbortedError).cause).toBeInstanceOf(LuoHandoverCorruptError);
     // Like a panic: the failed kernel is gone and the machine can be cold booted again.
     const cold = w.boot(abortBuild);
     expect(cold.kernel.bootId).toBe(3);
     expect(cold.luo.phase).toBe("NORMAL");
+  });
+
+  it("finish restores objects never retrieved, then finishes them (restore-then-finish)", () => {
+    const w = world("512M");
+    const { boot } = rebootWithCounters(w, resetBuild, resetBuild, CounterDriverReset);
+    const b = boot();
+    const vm = b.luo.retrieveSession("vm");
+    expect(vm.retrieve(1)).toBeDefined();
+    expect(vm.status(2)).toBe("pending");
+    expect(b.luo.markResumed()).toBe(true);
+    expect(b.luo.markResumed()).toBe(false);
+    vm.finish();
+    expect(vm.status(2)).toBe("finished");
+    expect(w.probe.log.filter((l) => /^counter\.(restore|finish):2$/.test(l))).toEqual([
+      "counter.restore:2",
+      "counter.finish:2",
+    ]);
+    expect(b.kho.incoming!.restoredCount).toBe(b.kho.incoming!.preservedCount);
+    const resumed = b.timeline.events.find((e) => e.kind === "resumed");
+    expect(resumed).toMatchObject({ restored: 1, pending: 1 });
+    expect(b.timeline.summary().blackoutEnd).toBe("resumed");
   });
 
   it("uses the policy recorded by the old kernel when the new build has no handler", () => {
@@ -179,6 +231,8 @@ describe("restore trusts nothing", () => {
     expect(b.luo.resets.map((r) => [r.token, r.code])).toEqual([
       [1n, "LUO_HANDOVER_CORRUPT"],
       [2n, "LUO_HANDOVER_CORRUPT"],
+      // Both users are gone before the FLB was ever needed: it is released, never restored.
+      [undefined, "LUO_FLB_UNUSED"],
     ]);
   });
 
@@ -213,7 +267,9 @@ describe("restore trusts nothing", () => {
     // Token 1's state points at token 2's page.
     w.machine.memory.writeU64(raw.data(0, 0), BigInt(c2.page));
     const b = boot();
+    const vm = b.luo.retrieveSession("vm");
+    expect(() => vm.retrieve(1)).toThrow(LuoObjectResetError);
     expect(b.luo.resets[0]).toMatchObject({ token: 1n, code: "LUO_FOLIO_NOT_OWNED" });
-    expect((b.luo.retrieveSession("vm").retrieve(2) as Counter).page).toBe(c2.page);
+    expect((vm.retrieve(2) as Counter).page).toBe(c2.page);
   });
 });

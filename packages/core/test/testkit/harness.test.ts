@@ -27,6 +27,32 @@ const build = defineKernelBuild({ version: "blob-a", drivers: [BlobDriver] });
 const build2 = defineKernelBuild({ version: "blob-b", drivers: [BlobDriver] });
 
 describe("LiveUpdateHarness", () => {
+  it("retrieves what the VMs need, marks them resumed, and leaves the rest pending (lazy restore)", () => {
+    const h = LiveUpdateHarness.boot({ from: build, to: build2, seed: 5, manualClock: true });
+    const blobs = h.driver(BlobDriver);
+    h.preserve(1, blobs.create(3));
+    h.preserve(2, blobs.create(4));
+    h.preserve(3, blobs.create(6), { session: "vm" });
+    const r = h.update({ needs: { [DEFAULT_SESSION]: [2] } });
+    expect(r.session().status(2)).toBe("restored");
+    expect(r.session().status(1)).toBe("pending");
+    expect(r.kernel.luo.incomingSessions()).toContain("vm");
+    const resumed = r.events.filter((e) => e.kind === "resumed");
+    expect(resumed).toMatchObject([{ restored: 1, pending: 2 }]);
+    expect(r.summary.blackoutEnd).toBe("resumed");
+    expect(r.summary.resumedAt).toBe(resumed[0]!.at);
+    // Retrieved later: restored outside the blackout.
+    expect(r.restored<Blob>(1).value).toBe(3);
+    expect(r.finish().finished).toEqual(["vm"]); // restore-then-finish of the never-retrieved session
+    expect(r.kernel.luo.phase).toBe("NORMAL");
+
+    const h2 = LiveUpdateHarness.boot({ from: build, seed: 6 });
+    h2.preserve(1, h2.driver(BlobDriver).create(1));
+    const none = h2.update({ needs: {} });
+    expect(none.events.find((e) => e.kind === "resumed")).toMatchObject({ restored: 0, pending: 1 });
+    expect(none.restored<Blob>(1).value).toBe(1);
+  });
+
   it("boots A, preserves, updates to B with poisoning, and returns restored objects and the timeline", () => {
     const h = LiveUpdateHarness.boot({ from: build, to: build2, seed: 4 });
     const blobs = h.driver(BlobDriver);
