@@ -50,6 +50,11 @@ import {
   u64,
   versionedSchema,
 } from "../packages/core/dist/index.js";
+// Internal (not part of the public surface): only for the timer breakdown below (the orchestrator's
+// modules: outgoing side, handover writer, incoming side).
+import { HandoverWriter } from "../packages/core/dist/luo/handover-writer.js";
+import { OutgoingUpdate } from "../packages/core/dist/luo/outgoing.js";
+import { IncomingUpdate } from "../packages/core/dist/luo/restore.js";
 import { collectGarbage, loadAverage, median, ms, printEnvironment } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
@@ -342,26 +347,14 @@ for (const r of [all.strict, all.relaxed]) {
 // ---- where the blackout goes (instrumented runs) ---------------------------------------------------
 
 const BREAKDOWN = [
+  [Luo.prototype, "Luo", ["freeze", "runHook"]],
+  [OutgoingUpdate.prototype, "OutgoingUpdate", ["runFreeze", "serialize"]],
   [
-    Luo.prototype,
-    "Luo",
-    [
-      "freeze",
-      "runFreeze",
-      "serialize",
-      "buildDraft",
-      "patchHandover",
-      "writeHandover",
-      "restoreHandover",
-      "readHandover",
-      "indexHandover",
-      "restoreOnRetrieve",
-      "restoreRecord",
-      "decodeState",
-      "releaseData",
-      "runHook",
-    ],
+    IncomingUpdate.prototype,
+    "IncomingUpdate",
+    ["restoreHandover", "restoreOnRetrieve", "restoreRecord", "decodeState", "releaseData"],
   ],
+  [HandoverWriter.prototype, "HandoverWriter", ["buildDraft", "patchHandover", "writeHandover"]],
   [Kho.prototype, "Kho", ["finalize", "restoreFolio"]],
   [Kernel.prototype, "Kernel", ["reboot", "allocPages"]],
 ];

@@ -1,9 +1,9 @@
 import type { DependencyContainer } from "tsyringe";
-import type { DriverClass } from "../driver/types.js";
 import type { Machine } from "../hw/machine.js";
 import type { KernelBuild } from "../kernel/build.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { type BootKernelOptions, bootKernel, type Kho } from "../kho/kho.js";
+import type { DriverClass } from "./handlers/types.js";
 import { Luo, type LuoOptions } from "./orchestrator.js";
 import type { Timeline } from "./timeline.js";
 

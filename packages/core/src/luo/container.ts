@@ -1,12 +1,12 @@
 import "reflect-metadata";
 import { type DependencyContainer, type InjectionToken, Lifecycle } from "tsyringe";
 import { LiveUpdateError } from "../common/errors.js";
-import { DriverInjectionError } from "../driver/errors.js";
-import { KERNEL, KERNEL_BUILD, KHO, LUO, MACHINE, TIMELINE } from "../driver/tokens.js";
 import { Machine } from "../hw/machine.js";
 import type { KernelBuild } from "../kernel/build.js";
 import { Kernel } from "../kernel/kernel.js";
 import { Kho } from "../kho/kho.js";
+import { DriverInjectionError } from "./handlers/errors.js";
+import { KERNEL, KERNEL_BUILD, KHO, LUO, MACHINE, TIMELINE } from "./handlers/tokens.js";
 import type { HandlerUnit } from "./registry.js";
 import { Timeline } from "./timeline.js";
 

@@ -89,6 +89,7 @@ export {
   type ObjectTotals,
   type PhaseEvent,
   type ResetEvent,
+  type ResumedEvent,
   type StepEvent,
   Timeline,
   type TimelineError,

@@ -1,4 +1,3 @@
-import type { PreservedFolio } from "../driver/contexts.js";
 import type { PhysicalMemory } from "../hw/physical-memory.js";
 import { PAGE_SIZE, type PhysAddr, type PhysRange } from "../hw/units.js";
 import { MAX_PAGE_ORDER } from "../kernel/buddy.js";
@@ -7,6 +6,7 @@ import type { Kho } from "../kho/kho.js";
 import { splitIntoFolios } from "../kho/outgoing.js";
 import type { SchemaMemory } from "../schema/memory/memory.js";
 import { LuoReadOnlyMemoryError, LuoStateTooLargeError } from "./errors.js";
+import type { PreservedFolio } from "./handlers/contexts.js";
 
 /** Largest single allocation of a {@link PreservedArena} (one serialized value or list): 256 MiB. */
 export const MAX_ARENA_ALLOCATION = 256 * 1024 * 1024;

@@ -1,14 +1,4 @@
 import "reflect-metadata";
-import {
-  DriverCompatibleConflictError,
-  DriverDeclarationError,
-  DriverDependencyCycleError,
-  DriverInjectionError,
-  DriverMissingDependencyError,
-} from "../driver/errors.js";
-import { hasHook } from "../driver/hook-guards.js";
-import { getDriverMetadata, getFlbMetadata, getHandlerMetadata } from "../driver/metadata.js";
-import type { DriverClass, DriverMetadata, FlbClass, FlbMetadata, HandlerMetadata } from "../driver/types.js";
 import type { KernelBuild } from "../kernel/build.js";
 import {
   type Catalog,
@@ -17,6 +7,22 @@ import {
   defineCatalog,
 } from "../schema/catalog/catalog.js";
 import { parseCompatibleString } from "../schema/versions/compatible.js";
+import {
+  DriverCompatibleConflictError,
+  DriverDeclarationError,
+  DriverDependencyCycleError,
+  DriverInjectionError,
+  DriverMissingDependencyError,
+} from "./handlers/errors.js";
+import { hasHook } from "./handlers/hook-guards.js";
+import { getDriverMetadata, getFlbMetadata, getHandlerMetadata } from "./handlers/metadata.js";
+import type {
+  DriverClass,
+  DriverMetadata,
+  FlbClass,
+  FlbMetadata,
+  HandlerMetadata,
+} from "./handlers/types.js";
 import { LUO_SCHEMA } from "./handover-schema.js";
 
 /** A driver or FLB of a kernel build, placed in the build's dependency graph. */

@@ -1,4 +1,4 @@
-import type { DriverClass } from "../driver/types.js";
+import type { DriverClass } from "./handlers/types.js";
 
 /** Options of {@link LuoSession.preserve}. */
 export interface PreserveOptions {

@@ -1,6 +1,6 @@
-import type { ResetReport } from "../driver/types.js";
 import type { MachineClock } from "../hw/clock.js";
 import type { Machine } from "../hw/machine.js";
+import type { ResetReport } from "./handlers/types.js";
 import type { LuoPhase } from "./phase.js";
 
 /** Fields every timeline event has. */

@@ -24,7 +24,7 @@ describe("O(dirty) freeze: the handover is drafted at prepare and patched at fre
     const counters = a.driver(CounterDriver);
     const s = a.luo.createSession("vm");
     const list = Array.from({ length: 8 }, (_, i) => counters.create(i * 10));
-    list.forEach((c, i) => s.preserve(i + 1, c));
+    for (const [i, c] of list.entries()) s.preserve(i + 1, c);
     a.kernel.kexecLoad(relaxed);
     a.luo.prepare();
     counters.increment(list[3]!);
@@ -47,13 +47,13 @@ describe("O(dirty) freeze: the handover is drafted at prepare and patched at fre
     const counters = a.driver(CounterDriverStrict);
     const s = a.luo.createSession("vm");
     const list = Array.from({ length: 4 }, (_, i) => counters.create(i + 1));
-    list.forEach((c, i) => s.preserve(i + 1, c));
+    for (const [i, c] of list.entries()) s.preserve(i + 1, c);
     a.kernel.kexecLoad(strict);
     a.luo.prepare();
     expect(a.luo.freeze().serializedAtFreeze).toBe(4);
     const b = kexecIntoNext(a);
     const vm = b.luo.retrieveSession("vm");
-    list.forEach((c, i) => expect((vm.retrieve(i + 1) as Counter).value).toBe(c.value));
+    for (const [i, c] of list.entries()) expect((vm.retrieve(i + 1) as Counter).value).toBe(c.value);
     vm.finish();
     expect(b.luo.phase).toBe("NORMAL");
   });

@@ -1,0 +1,305 @@
+import type { Machine } from "../hw/machine.js";
+import type { PhysRange } from "../hw/units.js";
+import type { KernelBuild } from "../kernel/build.js";
+import type { Kernel } from "../kernel/kernel.js";
+import type { Kho } from "../kho/kho.js";
+import { parseCompatibleString } from "../schema/versions/compatible.js";
+import { LuoHandoverCorruptError } from "./errors.js";
+import {
+  LUO_FILE_RESET_ALLOWED,
+  LUO_FOLIO_DATA,
+  LUO_SCHEMA,
+  LUO_SUBTREE,
+  type LuoHandoverValue,
+} from "./handover-schema.js";
+import { folioBytes, HandoverReader } from "./memory.js";
+import {
+  errorMessage,
+  type FolioRecord,
+  type InFlb,
+  type InRecord,
+  type InSession,
+  MAX_SAFE,
+  type UnitRuntime,
+  type Where,
+} from "./orchestrator-model.js";
+import type { DriverRegistry, HandlerUnit } from "./registry.js";
+
+/**
+ * The new kernel's reading of the orchestrator's handover (`luo` subtree): decode, then index and
+ * validate every record (compatible strings, folio lists against the KHO memory map, double claims,
+ * data pointers) into the orchestrator's incoming maps.
+ *
+ * @internal
+ * @module
+ */
+
+/**
+ * What the handover reader needs from (and fills in) its orchestrator.
+ *
+ * @internal
+ */
+export interface HandoverReaderHost {
+  readonly kernel: Kernel;
+  readonly kho: Kho;
+  readonly machine: Machine;
+  readonly build: KernelBuild;
+  readonly registry: DriverRegistry;
+  readonly runtimes: ReadonlyMap<HandlerUnit, UnitRuntime>;
+  readonly inSessions: Map<string, InSession>;
+  readonly inFlbs: Map<HandlerUnit, InFlb>;
+  readonly unknownFlbs: InFlb[];
+  recordError(where: string, error: unknown, who: Where): void;
+}
+
+/**
+ * Reads and decodes the `luo` subtree, then restores and frees the orchestrator's own folios and
+ * the subtree blob; returns the decoded value and those (now freed) ranges, which no object may
+ * claim.
+ */
+export function readHandover(host: HandoverReaderHost): { value: LuoHandoverValue; own: PhysRange[] } {
+  const corrupt = (message: string, context: Record<string, unknown> = {}, cause?: unknown): never => {
+    throw new LuoHandoverCorruptError(
+      `luo handover: ${message}`,
+      { driver: "luo", ...context },
+      cause === undefined ? undefined : { cause },
+    );
+  };
+  const incoming = host.kho.incoming!;
+  let subtree: ReturnType<Kho["retrieveSubtree"]>;
+  try {
+    subtree = host.kho.retrieveSubtree(LUO_SUBTREE);
+  } catch (error) {
+    return corrupt(`subtree "${LUO_SUBTREE}" cannot be retrieved: ${errorMessage(error)}`, {}, error);
+  }
+  const root = subtree.tree.root;
+  let compatible: string;
+  let dataPhys: bigint;
+  let folioBytesList: Uint8Array;
+  try {
+    compatible = root.getString("compatible");
+    dataPhys = root.getU64le("luo-data");
+    folioBytesList = root.getBytes("luo-folios");
+  } catch (error) {
+    return corrupt(
+      `subtree properties missing or malformed: ${errorMessage(error)}`,
+      { field: "compatible" },
+      error,
+    );
+  }
+  const parsed = parseCompatibleString(compatible);
+  if (parsed === undefined || parsed.driver !== LUO_SCHEMA.name || !LUO_SCHEMA.has(parsed.version)) {
+    corrupt(
+      `unknown compatible "${compatible}" (this build reads ${LUO_SCHEMA.versions.map((v) => v.compatible).join(", ")})`,
+      {
+        field: "compatible",
+        compatible,
+      },
+    );
+  }
+  if (folioBytesList.length % 16 !== 0 || folioBytesList.length === 0 || folioBytesList.length > 16 * 65536) {
+    corrupt("luo-folios is not a list of 16-byte entries", {
+      field: "luo-folios",
+      length: folioBytesList.length,
+    });
+  }
+  const view = new DataView(folioBytesList.buffer, folioBytesList.byteOffset, folioBytesList.byteLength);
+  const arena: { phys: number; order: number }[] = [];
+  for (let i = 0; i < folioBytesList.length; i += 16) {
+    const phys = view.getBigUint64(i, true);
+    const order = view.getUint32(i + 8, true);
+    if (
+      phys > MAX_SAFE ||
+      view.getUint32(i + 12, true) !== 0 ||
+      incoming.preservedOrderAt(Number(phys)) !== order
+    ) {
+      corrupt(`luo-folios[${i / 16}] is not a preserved folio of that order`, {
+        field: `luo-folios[${i / 16}]`,
+        phys,
+        order,
+      });
+    }
+    arena.push({ phys: Number(phys), order });
+  }
+  if (dataPhys > MAX_SAFE) corrupt("luo-data beyond 2^53", { field: "luo-data", phys: dataPhys });
+  const reader = new HandoverReader(
+    host.machine.memory,
+    arena.map((f) => ({ base: f.phys, size: folioBytes(f.order) })),
+  );
+  let value: LuoHandoverValue;
+  try {
+    const decoded = LUO_SCHEMA.version(parsed!.version).codec.load(reader, Number(dataPhys));
+    // The codec checked every invariant while decoding: an identity migration need not validate again.
+    value = LUO_SCHEMA.migrate(decoded as never, parsed!.version, LUO_SCHEMA.latest, {
+      validate: parsed!.version !== LUO_SCHEMA.latest,
+    }).value as LuoHandoverValue;
+  } catch (error) {
+    return corrupt(
+      `cannot decode ${compatible}: ${errorMessage(error)}`,
+      { field: (error as { context?: { path?: string } }).context?.path },
+      error,
+    );
+  }
+  // The orchestrator's own pages are no longer needed once decoded.
+  const own: PhysRange[] = [];
+  for (const f of arena) {
+    releaseIncoming(host, f.phys, f.order);
+    own.push({ base: f.phys, size: folioBytes(f.order) });
+  }
+  const subtreeOrder = incoming.preservedOrderAt(subtree.phys) ?? 0;
+  releaseIncoming(host, subtree.phys, subtreeOrder);
+  own.push({ base: subtree.phys, size: Math.max(folioBytes(subtreeOrder), subtree.bytes.length) });
+  return { value, own };
+}
+
+function releaseIncoming(host: HandoverReaderHost, phys: number, order: number): number {
+  try {
+    host.kho.restoreFolio(phys, order);
+    host.kernel.freePages(phys, order);
+    return folioBytes(order);
+  } catch (error) {
+    host.recordError("release", error, { driver: "luo" });
+    return 0;
+  }
+}
+
+/**
+ * Builds the incoming sessions and FLB records; validates folio ownership. `own` are the
+ * orchestrator's own handover ranges (already restored and freed): any object folio overlapping
+ * them makes that object invalid, as does a folio claimed twice.
+ */
+export function indexHandover(
+  host: HandoverReaderHost,
+  header: LuoHandoverValue,
+  own: readonly PhysRange[],
+): InRecord[] {
+  const incoming = host.kho.incoming!;
+  const luoOwner: { invalid: string | undefined } = { invalid: undefined };
+  const claims: { base: number; size: number; owner: { invalid: string | undefined } }[] = own.map((r) => ({
+    base: r.base,
+    size: r.size,
+    owner: luoOwner,
+  }));
+  const parseFolios = (
+    list: readonly { phys: bigint; order: number; flags: number }[],
+    owner: { invalid: string | undefined },
+    label: string,
+  ): FolioRecord[] => {
+    const out: FolioRecord[] = [];
+    list.forEach((f, i) => {
+      const phys = f.phys > MAX_SAFE ? -1 : Number(f.phys);
+      if (phys < 0 || incoming.preservedOrderAt(phys) !== f.order) {
+        owner.invalid ??= `${label}.folios[${i}] (0x${f.phys.toString(16)} order ${f.order}) was not preserved with that order`;
+        return;
+      }
+      out.push({ phys, order: f.order, data: (f.flags & LUO_FOLIO_DATA) !== 0 });
+      claims.push({ base: phys, size: folioBytes(f.order), owner });
+    });
+    return out;
+  };
+  const outOfRange = (label: string, data: bigint): string =>
+    `${label}.data 0x${data.toString(16)} is out of range (beyond 2^53)`;
+  const resolve = (compatible: string): { rt: UnitRuntime | undefined; version: number } => {
+    const parsed = parseCompatibleString(compatible);
+    if (parsed === undefined) return { rt: undefined, version: 0 };
+    const unit = host.registry.handlerFor(parsed.driver, parsed.version);
+    return { rt: unit === undefined ? undefined : host.runtimes.get(unit), version: parsed.version };
+  };
+  const seenFlbs = new Set<string>();
+  for (const f of header.flbs) {
+    const { rt, version } = resolve(f.compatible);
+    const flb: InFlb = {
+      compatible: f.compatible,
+      resetAllowed: (f.flags & LUO_FILE_RESET_ALLOWED) !== 0,
+      folios: [],
+      dataPhys: f.data > MAX_SAFE ? 0 : Number(f.data),
+      rt,
+      version,
+      status: "pending",
+      users: 0,
+      invalid: undefined,
+      error: undefined,
+      restored: new Set(),
+    };
+    flb.folios = parseFolios(f.folios, flb, `flb ${f.compatible}`);
+    if (f.data > MAX_SAFE) flb.invalid ??= outOfRange(`flb ${f.compatible}`, f.data);
+    if (f.data === 0n) flb.invalid ??= `flb ${f.compatible} has no data pointer`;
+    if (seenFlbs.has(f.compatible))
+      throw new LuoHandoverCorruptError(`luo handover: FLB ${f.compatible} listed twice`, {
+        driver: "luo",
+        compatible: f.compatible,
+      });
+    seenFlbs.add(f.compatible);
+    if (rt === undefined || rt.unit.kind !== "flb") {
+      flb.invalid ??= `no FLB handler for "${f.compatible}" in build ${host.build.version}`;
+      host.unknownFlbs.push(flb);
+      continue;
+    }
+    if (host.inFlbs.has(rt.unit))
+      throw new LuoHandoverCorruptError(`luo handover: FLB ${f.compatible} listed twice`, {
+        driver: "luo",
+        compatible: f.compatible,
+      });
+    host.inFlbs.set(rt.unit, flb);
+  }
+  const records: InRecord[] = [];
+  let index = 0;
+  for (const s of header.sessions) {
+    if (host.inSessions.has(s.name)) {
+      throw new LuoHandoverCorruptError(`luo handover: session "${s.name}" listed twice`, {
+        driver: "luo",
+        session: s.name,
+      });
+    }
+    const session: InSession = { name: s.name, records: new Map(), handle: undefined, finished: false };
+    host.inSessions.set(s.name, session);
+    for (const f of s.files) {
+      if (session.records.has(f.token)) {
+        throw new LuoHandoverCorruptError(`luo handover: session "${s.name}" lists token ${f.token} twice`, {
+          driver: "luo",
+          session: s.name,
+          token: f.token,
+        });
+      }
+      const { rt, version } = resolve(f.compatible);
+      const record: InRecord = {
+        session,
+        token: f.token,
+        compatible: f.compatible,
+        index: index++,
+        resetAllowed: (f.flags & LUO_FILE_RESET_ALLOWED) !== 0,
+        folios: [],
+        dataPhys: f.data > MAX_SAFE ? 0 : Number(f.data),
+        rt: rt !== undefined && rt.unit.kind === "driver" ? rt : undefined,
+        version,
+        status: "pending",
+        object: undefined,
+        invalid: undefined,
+        reason: undefined,
+        error: undefined,
+        flbUser: false,
+        restored: new Set(),
+      };
+      record.folios = parseFolios(f.folios, record, `session "${s.name}" token ${f.token}`);
+      if (f.data > MAX_SAFE) record.invalid ??= outOfRange(`session "${s.name}" token ${f.token}`, f.data);
+      if (f.data === 0n) record.invalid ??= `session "${s.name}" token ${f.token} has no data pointer`;
+      session.records.set(f.token, record);
+      records.push(record);
+    }
+  }
+  // No folio may be claimed twice (by two objects, or twice by one).
+  claims.sort((a, b) => a.base - b.base);
+  for (let i = 1; i < claims.length; i++) {
+    const prev = claims[i - 1]!;
+    const cur = claims[i]!;
+    if (cur.base < prev.base + prev.size) {
+      const message =
+        prev.owner === luoOwner || cur.owner === luoOwner
+          ? `folio 0x${cur.base.toString(16)} overlaps the orchestrator's own handover memory (already restored and freed)`
+          : `folio 0x${cur.base.toString(16)} is claimed by two objects`;
+      prev.owner.invalid ??= message;
+      cur.owner.invalid ??= message;
+    }
+  }
+  return records;
+}

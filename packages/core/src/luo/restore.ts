@@ -1,0 +1,664 @@
+import type { Machine } from "../hw/machine.js";
+import type { PhysAddr } from "../hw/units.js";
+import type { KernelBuild } from "../kernel/build.js";
+import type { Kernel } from "../kernel/kernel.js";
+import type { Kho } from "../kho/kho.js";
+import {
+  LuoFlbUnavailableError,
+  LuoFolioNotOwnedError,
+  LuoHandoverCorruptError,
+  LuoInvalidArgumentError,
+  LuoNoHandlerError,
+  LuoObjectResetError,
+  LuoRestoreAbortedError,
+  LuoSessionBusyError,
+  LuoSessionFinishedError,
+  LuoSessionNotFoundError,
+  LuoSessionRetrievedError,
+  LuoTokenNotFoundError,
+} from "./errors.js";
+import type { ObjectHookContext, RestoreApi } from "./handlers/contexts.js";
+import { flbHookOf, hookOf } from "./handlers/hook-guards.js";
+import type { ResetReport } from "./handlers/types.js";
+import { type HandoverReaderHost, indexHandover, readHandover } from "./handover-reader.js";
+import { LUO_SUBTREE } from "./handover-schema.js";
+import { folioBytes, HandoverReader, pagesToFolios } from "./memory.js";
+import type { FinishReport } from "./orchestrator.js";
+import {
+  byRankThenIndex,
+  errorCode,
+  errorMessage,
+  type FolioRecord,
+  type InFlb,
+  type InRecord,
+  type InSession,
+  type UnitRuntime,
+  type Where,
+} from "./orchestrator-model.js";
+import type { LuoPhase, LuoTransition } from "./phase.js";
+import type { DriverRegistry, HandlerUnit } from "./registry.js";
+import {
+  type IncomingSession,
+  type IncomingSessionOps,
+  newIncomingSession,
+  normalizeToken,
+} from "./session.js";
+import type { Timeline, TimelineStep } from "./timeline.js";
+
+/**
+ * What the incoming side needs from its orchestrator.
+ *
+ * @internal
+ */
+export interface IncomingHost {
+  readonly kernel: Kernel;
+  readonly kho: Kho;
+  readonly machine: Machine;
+  readonly build: KernelBuild;
+  readonly registry: DriverRegistry;
+  readonly runtimes: ReadonlyMap<HandlerUnit, UnitRuntime>;
+  readonly timeline: Timeline;
+  /** The orchestrator's phase. */
+  readonly phase: LuoPhase;
+  /** Sets the phase without a transition (the new kernel continues from the old one's FROZEN). */
+  setPhase(phase: LuoPhase): void;
+  alive(what: string): void;
+  transition(to: LuoPhase, via: LuoTransition["via"]): void;
+  step(step: TimelineStep, edge: "start" | "end", ok?: boolean): void;
+  recordError(where: string, error: unknown, who: Where): void;
+  runHook<T>(rt: UnitRuntime, hook: string, where: Partial<Where>, fn: () => T): T;
+  lossyPolicy(registry: DriverRegistry): true | string[];
+}
+
+/**
+ * The new kernel's side of an update (restore and finish): validates the handover at boot and
+ * applies restore policies to what it is invalid for, restores objects lazily when retrieved
+ * (FLBs with their first user, providers first), finishes sessions (restore-then-finish for
+ * objects never retrieved), and records the VMs' resume.
+ *
+ * @internal
+ */
+export class IncomingUpdate {
+  /** Incoming sessions not finished yet. */
+  readonly inSessions = new Map<string, InSession>();
+  /** Finished incoming sessions (their handles still answer). */
+  readonly finishedSessions = new Map<string, InSession>();
+  /** Names retrieved once. */
+  readonly retrievedNames = new Set<string>();
+  /** Restored objects → their records. */
+  readonly inIndex = new Map<unknown, InRecord>();
+  /** FLBs of the handover by handler. */
+  readonly inFlbs = new Map<HandlerUnit, InFlb>();
+  /** FLBs of the handover no handler of this build takes (reset at restore). */
+  readonly unknownFlbs: InFlb[] = [];
+  /** Objects and FLBs dropped by the `reset` policy. */
+  readonly resetList: ResetReport[] = [];
+  private resumed = false;
+  private readonly inOps: IncomingSessionOps;
+
+  /** @param host - the orchestrator's services. */
+  constructor(private readonly host: IncomingHost) {
+    this.inOps = this.makeIncomingOps();
+  }
+
+  /**
+   * Takes an incoming session by name (upstream `LIVEUPDATE_IOCTL_RETRIEVE_SESSION`); once.
+   *
+   * @throws {@link LuoSessionNotFoundError} (ENOENT), {@link LuoSessionRetrievedError} (EINVAL, second
+   *   retrieve).
+   */
+  retrieveSession(name: string): IncomingSession {
+    if (this.retrievedNames.has(name)) throw new LuoSessionRetrievedError(name);
+    const session = this.inSessions.get(name);
+    if (session === undefined) throw new LuoSessionNotFoundError(name);
+    this.retrievedNames.add(name);
+    session.handle = newIncomingSession(name, this.inOps);
+    return session.handle;
+  }
+
+  /** Names of the incoming sessions not finished yet (retrieved or not). */
+  incomingSessions(): string[] {
+    return [...this.inSessions.keys()];
+  }
+
+  /**
+   * FINISH for the whole update: finishes every incoming session not finished yet (retrieved or
+   * not). Never throws; sessions that cannot finish yet are reported as busy and stay open.
+   */
+  finish(): FinishReport {
+    const finished: string[] = [];
+    const busy: string[] = [];
+    for (const session of [...this.inSessions.values()]) {
+      try {
+        this.finishSession(session);
+        finished.push(session.name);
+      } catch (error) {
+        busy.push(session.name);
+        this.host.recordError("finish", error, { driver: "luo", session: session.name });
+      }
+    }
+    return { finished, busy };
+  }
+
+  /**
+   * The VMM model resumed its VMs after retrieving what they need: records the `resumed` event,
+   * the end of the blackout (the timeline's fallback when never marked: the end of the last
+   * restore). Objects not retrieved yet are restored later, on retrieve or at finish. Only the
+   * first call of a handover boot counts; later calls and calls on a boot without a handover are
+   * no-ops.
+   *
+   * @returns whether this call recorded the mark.
+   */
+  markResumed(): boolean {
+    if (this.resumed || this.host.kho.incoming?.subtreeNames().includes(LUO_SUBTREE) !== true) return false;
+    this.resumed = true;
+    let restored = 0;
+    let pending = 0;
+    for (const s of [...this.inSessions.values(), ...this.finishedSessions.values()]) {
+      for (const r of s.records.values()) {
+        if (r.status === "pending") pending++;
+        else if (r.status === "restored" || r.status === "finished") restored++;
+      }
+    }
+    this.host.timeline.record({ kind: "resumed", bootId: this.host.kernel.bootId, restored, pending });
+    return true;
+  }
+
+  private makeIncomingOps(): IncomingSessionOps {
+    const find = (handle: IncomingSession): InSession => {
+      this.host.alive("session");
+      const s = this.inSessions.get(handle.name) ?? this.finishedSessions.get(handle.name);
+      if (s === undefined || s.handle !== handle) throw new LuoSessionNotFoundError(handle.name);
+      return s;
+    };
+    const record = (s: InSession, token: number | bigint): InRecord => {
+      const t = normalizeToken(token);
+      if (t === undefined)
+        throw new LuoInvalidArgumentError(`token ${String(token)} is not a u64`, { session: s.name, token });
+      const r = s.records.get(t);
+      if (r === undefined) throw new LuoTokenNotFoundError(s.name, t);
+      return r;
+    };
+    return {
+      retrieve: (handle, token) => {
+        const r = record(find(handle), token);
+        if (r.status === "pending") this.restoreOnRetrieve(r);
+        if (r.status === "failed") throw r.error;
+        if (r.status === "reset") {
+          throw new LuoObjectResetError(
+            r.session.name,
+            r.token,
+            r.rt?.unit.name ?? r.compatible,
+            r.reason ?? "",
+          );
+        }
+        return r.object;
+      },
+      tokens: (handle) => [...find(handle).records.keys()],
+      status: (handle, token) => record(find(handle), token).status,
+      finish: (handle) => {
+        const s = find(handle);
+        if (s.finished) throw new LuoSessionFinishedError(s.name);
+        this.finishSession(s);
+      },
+      isFinished: (handle) => find(handle).finished,
+    };
+  }
+
+  private finishSession(s: InSession): void {
+    this.host.step("finish", "start");
+    // Restore-then-finish: objects never retrieved are restored now, so their drivers tear them down
+    // through their usual hooks. A failure resets (or fails) the object; it is recorded, not thrown.
+    for (const r of this.pendingInOrder(s)) {
+      try {
+        this.restoreOnRetrieve(r);
+      } catch (error) {
+        this.host.recordError("finish", error, {
+          driver: r.rt?.unit.name ?? r.compatible,
+          session: s.name,
+          token: r.token,
+        });
+      }
+    }
+    const records = [...s.records.values()]
+      .filter((r) => r.status === "restored")
+      .sort((a, b) => b.rt!.unit.rank - a.rt!.unit.rank || b.index - a.index);
+    for (const r of records) {
+      const rt = r.rt!;
+      const check = hookOf(rt.raw, "canFinish");
+      if (check === undefined) continue;
+      let ok: boolean;
+      let cause: unknown;
+      try {
+        ok = this.host.runHook(rt, "canFinish", { session: s.name, token: r.token }, () =>
+          check(r.object, this.inContext(r)),
+        );
+      } catch (error) {
+        ok = false;
+        cause = error;
+      }
+      if (!ok) {
+        this.host.step("finish", "end", false);
+        const error = new LuoSessionBusyError(s.name, r.token, rt.unit.name);
+        if (cause !== undefined) (error as { cause?: unknown }).cause = cause;
+        throw error;
+      }
+    }
+    for (const r of records) {
+      const rt = r.rt!;
+      const hook = hookOf(rt.raw, "finish");
+      const who = { driver: rt.unit.name, session: s.name, token: r.token };
+      if (hook !== undefined) {
+        try {
+          this.host.runHook(rt, "finish", who, () => hook(r.object, this.inContext(r)));
+        } catch (error) {
+          this.host.recordError("finish", error, who);
+        }
+      }
+      r.status = "finished";
+      this.inIndex.delete(r.object);
+      this.leaveFlbs(r);
+    }
+    for (const r of s.records.values()) {
+      if (r.status !== "failed") continue;
+      this.host.timeline.record({
+        kind: "warning",
+        bootId: this.host.kernel.bootId,
+        message: `session "${s.name}" finished with a failed object: its preserved memory stays reserved`,
+        driver: r.rt?.unit.name ?? r.compatible,
+        session: s.name,
+        token: r.token,
+      });
+    }
+    s.finished = true;
+    this.inSessions.delete(s.name);
+    this.finishedSessions.set(s.name, s);
+    this.host.step("finish", "end", true);
+    if (this.inSessions.size === 0 && this.host.phase === "UPDATED") this.host.transition("NORMAL", "finish");
+  }
+
+  /** An object stops needing its FLBs (finished, reset or failed). */
+  private leaveFlbs(r: InRecord): void {
+    if (!r.flbUser) return;
+    r.flbUser = false;
+    for (const flbUnit of r.rt!.unit.flbs) this.flbUserGone(flbUnit);
+  }
+
+  /**
+   * One user of an FLB is gone; after the last, a restored FLB is finished and one never restored
+   * (every user reset or failed) is released.
+   */
+  private flbUserGone(flbUnit: HandlerUnit): void {
+    const flb = this.inFlbs.get(flbUnit);
+    if (flb === undefined || flb.users === 0) return;
+    flb.users--;
+    if (flb.users > 0) return;
+    if (flb.status === "pending") {
+      this.restoreFlbIfUnused(flbUnit.name, flb);
+      return;
+    }
+    if (flb.status !== "restored") return;
+    const rt = flb.rt!;
+    const hook = flbHookOf(rt.raw, "finish");
+    if (hook !== undefined) {
+      try {
+        this.host.runHook(rt, "finish", {}, () =>
+          hook({ flb: rt.unit.name, users: 0, phase: this.host.phase }),
+        );
+      } catch (error) {
+        this.host.recordError("finish", error, { driver: rt.unit.name });
+      }
+    }
+    flb.status = "finished";
+  }
+
+  private inContext(r: InRecord): ObjectHookContext {
+    return { driver: r.rt!.unit.name, session: r.session.name, token: r.token, phase: this.host.phase };
+  }
+
+  /**
+   * Reads and validates the `luo` subtree (new kernel): records, compatible strings, folio lists,
+   * double claims. Objects the handover is invalid for (no handler, corrupt record, an FLB missing
+   * or invalid) meet their restore policy now — `abort` fails the boot, `reset` drops them; every
+   * other object stays pending until retrieved (lazy restore, as upstream), FLBs until their first
+   * user is restored.
+   */
+  restoreHandover(): void {
+    // The old kernel left FROZEN; this boot continues its state machine from there.
+    this.host.setPhase("FROZEN");
+    this.host.transition("UPDATED", "reboot");
+    this.host.step("kexec", "end", true);
+    this.host.step("restore", "start");
+    try {
+      const host: HandoverReaderHost = {
+        kernel: this.host.kernel,
+        kho: this.host.kho,
+        machine: this.host.machine,
+        build: this.host.build,
+        registry: this.host.registry,
+        runtimes: this.host.runtimes,
+        inSessions: this.inSessions,
+        inFlbs: this.inFlbs,
+        unknownFlbs: this.unknownFlbs,
+        recordError: (where, error, who) => this.host.recordError(where, error, who),
+      };
+      const { value: header, own } = readHandover(host);
+      const records = indexHandover(host, header, own);
+      const bad = (r: InRecord): boolean =>
+        r.rt === undefined ||
+        r.invalid !== undefined ||
+        r.rt.unit.flbs.some((u) => {
+          const flb = this.inFlbs.get(u);
+          return flb === undefined || flb.invalid !== undefined;
+        });
+      for (const r of records.sort(byRankThenIndex)) {
+        if (bad(r)) this.restoreRecord(r);
+      }
+      for (const r of records) {
+        if (r.status !== "pending") continue;
+        r.flbUser = true;
+        for (const u of r.rt!.unit.flbs) this.inFlbs.get(u)!.users++;
+      }
+      for (const flb of this.unknownFlbs) this.restoreFlbIfUnused(flb.compatible, flb);
+      for (const [unit, flb] of this.inFlbs) {
+        if (flb.users > 0) continue;
+        if (flb.status === "pending") this.restoreFlbIfUnused(unit.name, flb);
+        else if (flb.status === "restored") {
+          // Restored for an object that then failed at boot, and needed by no other.
+          flb.users = 1;
+          this.flbUserGone(unit);
+        }
+      }
+    } catch (error) {
+      this.host.step("restore", "end", false);
+      throw error;
+    }
+    this.host.step("restore", "end", true);
+    if (this.inSessions.size === 0) this.host.transition("NORMAL", "finish");
+  }
+
+  /** Pending objects of a session in restore order (providers first). */
+  private pendingInOrder(s: InSession): InRecord[] {
+    return [...s.records.values()].filter((r) => r.status === "pending").sort(byRankThenIndex);
+  }
+
+  /**
+   * Lazy restore of a pending object on its first retrieve: first the pending objects of the same
+   * session whose drivers it depends on (providers restore before their consumers), then it.
+   *
+   * @throws {@link LuoRestoreAbortedError} when its restore fails under `abort` (it is then `failed`).
+   */
+  private restoreOnRetrieve(r: InRecord): void {
+    const unit = r.rt?.unit;
+    if (unit !== undefined && unit.dependencies.length > 0) {
+      const providers = new Set<HandlerUnit>();
+      const visit = (u: HandlerUnit): void => {
+        for (const d of u.dependencies) {
+          if (providers.has(d)) continue;
+          providers.add(d);
+          visit(d);
+        }
+      };
+      visit(unit);
+      for (const other of this.pendingInOrder(r.session)) {
+        if (other !== r && other.rt !== undefined && providers.has(other.rt.unit))
+          this.restoreOnRetrieve(other);
+      }
+    }
+    if (r.status !== "pending") return;
+    try {
+      this.restoreRecord(r);
+    } catch (error) {
+      if (!(error instanceof LuoRestoreAbortedError)) throw error;
+      const aborted = new LuoRestoreAbortedError(
+        error.message,
+        { ...error.context, at: "retrieve" },
+        { cause: (error as { cause?: unknown }).cause },
+      );
+      r.status = "failed";
+      r.error = aborted;
+      r.reason = errorMessage(aborted);
+      this.host.recordError("retrieve", aborted, {
+        driver: unit?.name ?? r.compatible,
+        session: r.session.name,
+        token: r.token,
+      });
+      this.leaveFlbs(r);
+      throw aborted;
+    }
+  }
+
+  private restoreRecord(r: InRecord): void {
+    const who = { driver: r.rt?.unit.name ?? r.compatible, session: r.session.name, token: r.token };
+    try {
+      if (r.rt === undefined) {
+        throw new LuoNoHandlerError(
+          r.session.name,
+          r.token,
+          `no handler for "${r.compatible}" in kernel build ${this.host.build.version}`,
+        );
+      }
+      const rt = r.rt;
+      if (r.invalid !== undefined)
+        throw new LuoHandoverCorruptError(`luo handover: ${r.invalid}`, { ...who });
+      for (const flbUnit of rt.unit.flbs) this.acquireFlb(flbUnit);
+      const state = this.decodeState(rt, r.version, r.compatible, r.dataPhys, r.folios, who);
+      const hook = hookOf(rt.raw, "restore")!;
+      const ctx = {
+        ...this.inContext(r),
+        phase: "UPDATED" as const,
+        writtenVersion: r.version,
+        compatible: r.compatible,
+        ...this.restoreApi(
+          `${rt.unit.name} (session "${r.session.name}" token ${r.token})`,
+          r.folios,
+          r.restored,
+        ),
+      };
+      const object = this.host.runHook(rt, "restore", who, () => hook(state, ctx));
+      r.object = object;
+      r.status = "restored";
+      if ((typeof object === "object" && object !== null) || typeof object === "function")
+        this.inIndex.set(object, r);
+      this.releaseData(r.folios, who);
+      this.warnUnclaimed(r.folios, r.restored, who);
+    } catch (error) {
+      if (error instanceof LuoRestoreAbortedError) throw error;
+      const policy = r.rt !== undefined ? r.rt.unit.meta.restorePolicy : r.resetAllowed ? "reset" : "abort";
+      if (policy === "abort") {
+        throw new LuoRestoreAbortedError(
+          `cannot restore ${who.driver} (session "${r.session.name}" token ${r.token}, ${r.compatible}): ${errorMessage(error)}`,
+          { ...who, compatible: r.compatible, reason: errorCode(error) },
+          { cause: error },
+        );
+      }
+      r.status = "reset";
+      // The FLBs it needed lose a user.
+      this.leaveFlbs(r);
+      r.reason = errorMessage(error);
+      const releasedBytes = this.releaseAll(r.folios, r.restored, who);
+      this.reportReset({
+        driver: who.driver,
+        compatible: r.compatible,
+        session: r.session.name,
+        token: r.token,
+        code: errorCode(error),
+        reason: r.reason,
+        releasedBytes,
+      });
+    }
+  }
+
+  /** Restores an FLB before its first user; later users only count. */
+  private acquireFlb(unit: HandlerUnit): void {
+    const flb = this.inFlbs.get(unit);
+    if (flb === undefined) {
+      throw new LuoHandoverCorruptError(`luo handover: FLB ${unit.name} needed but not in the handover`, {
+        driver: unit.name,
+      });
+    }
+    if (flb.status === "restored") return;
+    if (flb.status !== "pending") throw new LuoFlbUnavailableError(unit.name, flb.compatible, flb.error);
+    try {
+      this.restoreFlb(unit, flb);
+    } catch (error) {
+      if (error instanceof LuoRestoreAbortedError) throw error;
+      throw new LuoFlbUnavailableError(unit.name, flb.compatible, error);
+    }
+  }
+
+  private restoreFlb(unit: HandlerUnit, flb: InFlb): void {
+    const who = { driver: unit.name };
+    try {
+      if (flb.invalid !== undefined)
+        throw new LuoHandoverCorruptError(`luo handover: ${flb.invalid}`, { ...who });
+      const rt = flb.rt!;
+      const state = this.decodeState(rt, flb.version, flb.compatible, flb.dataPhys, flb.folios, who);
+      const hook = flbHookOf(rt.raw, "restore")!;
+      const ctx = {
+        flb: unit.name,
+        users: 0,
+        phase: "UPDATED" as const,
+        writtenVersion: flb.version,
+        compatible: flb.compatible,
+        ...this.restoreApi(`FLB ${unit.name}`, flb.folios, flb.restored),
+      };
+      this.host.runHook(rt, "restore", who, () => hook(state, ctx));
+      flb.status = "restored";
+      this.releaseData(flb.folios, who);
+      this.warnUnclaimed(flb.folios, flb.restored, who);
+    } catch (error) {
+      flb.error = error;
+      if (unit.meta.restorePolicy === "abort") {
+        flb.status = "reset";
+        throw new LuoRestoreAbortedError(
+          `cannot restore FLB ${unit.name} (${flb.compatible}): ${errorMessage(error)}`,
+          { ...who, compatible: flb.compatible, reason: errorCode(error) },
+          { cause: error },
+        );
+      }
+      flb.status = "reset";
+      const releasedBytes = this.releaseAll(flb.folios, flb.restored, who);
+      this.reportReset({
+        driver: unit.name,
+        compatible: flb.compatible,
+        code: errorCode(error),
+        reason: errorMessage(error),
+        releasedBytes,
+      });
+      throw error;
+    }
+  }
+
+  /** An FLB of the handover that no restored object needed: release it (reset) and report. */
+  private restoreFlbIfUnused(name: string, flb: InFlb): void {
+    const who = { driver: flb.rt?.unit.name ?? flb.compatible };
+    flb.status = "reset";
+    const releasedBytes = this.releaseAll(flb.folios, flb.restored, who);
+    this.reportReset({
+      driver: who.driver,
+      compatible: flb.compatible,
+      code: "LUO_FLB_UNUSED",
+      reason: flb.invalid ?? `no restored object needs FLB ${name}`,
+      releasedBytes,
+    });
+  }
+
+  private decodeState(
+    rt: UnitRuntime,
+    version: number,
+    compatible: string,
+    dataPhys: number,
+    folios: readonly FolioRecord[],
+    who: Where,
+  ): unknown {
+    const schema = rt.unit.meta.schema;
+    return this.host.runHook(rt, "decode", who, () => {
+      const reader = new HandoverReader(
+        this.host.machine.memory,
+        folios.filter((f) => f.data).map((f) => ({ base: f.phys, size: folioBytes(f.order) })),
+      );
+      if (dataPhys === 0)
+        throw new LuoHandoverCorruptError(`luo handover: ${compatible} has no data pointer`, {
+          ...who,
+          field: "data",
+        });
+      const decoded = schema.version(version).codec.load(reader, dataPhys);
+      // The same rule negotiation applied to the read path on the old kernel's side.
+      const policy = this.host.lossyPolicy(this.host.registry);
+      const allowLossy = policy === true || policy.includes(rt.unit.name);
+      return schema.migrate(decoded as never, version, rt.unit.meta.native, {
+        allowLossy,
+        validate: version !== rt.unit.meta.native,
+      }).value;
+    });
+  }
+
+  private restoreApi(owner: string, folios: readonly FolioRecord[], restored: Set<number>): RestoreApi {
+    const own = folios.filter((f) => !f.data);
+    const kho = this.host.kho;
+    const restoreFolio = (phys: PhysAddr, order: number): PhysAddr => {
+      if (!own.some((f) => f.phys === phys && f.order === order) || restored.has(phys)) {
+        throw new LuoFolioNotOwnedError(owner, phys, order);
+      }
+      const result = kho.restoreFolio(phys, order);
+      restored.add(phys);
+      return result;
+    };
+    return {
+      folios: own.map((f) => ({ phys: f.phys, order: f.order })),
+      restoreFolio,
+      restorePages(phys: PhysAddr, nrPages: number): PhysAddr {
+        for (const f of pagesToFolios(phys, nrPages)) restoreFolio(f.phys, f.order);
+        return phys;
+      },
+    };
+  }
+
+  private releaseData(folios: readonly FolioRecord[], who: Where): void {
+    for (const f of folios) {
+      if (!f.data) continue;
+      try {
+        this.host.kho.restoreFolio(f.phys, f.order);
+        this.host.kernel.freePages(f.phys, f.order);
+      } catch (error) {
+        this.host.recordError("release", error, who);
+      }
+    }
+  }
+
+  private warnUnclaimed(folios: readonly FolioRecord[], restored: Set<number>, who: Where): void {
+    const left = folios.filter((f) => !f.data && !restored.has(f.phys));
+    if (left.length === 0) return;
+    this.host.timeline.record({
+      kind: "warning",
+      bootId: this.host.kernel.bootId,
+      message: `${left.length} preserved folio(s) were not restored by the driver and stay reserved`,
+      ...who,
+    });
+  }
+
+  /** Releases every folio of a failed object: restored ones are freed, the others restored then freed. */
+  private releaseAll(folios: readonly FolioRecord[], restored: Set<number>, who: Where): number {
+    let bytes = 0;
+    const incoming = this.host.kho.incoming!;
+    for (const f of folios) {
+      try {
+        if (!restored.has(f.phys)) {
+          if (incoming.preservedOrderAt(f.phys) !== f.order) continue;
+          this.host.kho.restoreFolio(f.phys, f.order);
+        }
+        this.host.kernel.freePages(f.phys, f.order);
+        bytes += folioBytes(f.order);
+      } catch (error) {
+        this.host.recordError("release", error, who);
+      }
+    }
+    return bytes;
+  }
+
+  private reportReset(report: ResetReport): void {
+    this.resetList.push(report);
+    this.host.timeline.record({ kind: "reset", bootId: this.host.kernel.bootId, report });
+  }
+}
