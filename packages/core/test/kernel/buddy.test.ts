@@ -79,3 +79,26 @@ describe("BuddyAllocator", () => {
     expect(buddy.allocatedBlockAt(phys + 5 * PAGE_SIZE)).toEqual({ base: phys, order: 4 });
   });
 });
+
+describe("BuddyAllocator.adopt", () => {
+  it("takes outside blocks once, frees them into the allocator, and refuses anything it manages", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 63 }), { maxLength: 20 }), (slots) => {
+        // Managed: [0, 4 MiB); outside blocks come from [4 MiB, 4 MiB + 64 pages).
+        const buddy = new BuddyAllocator([{ base: 0, size: 4 * MiB }]);
+        const initialFree = buddy.freeBytes();
+        for (const slot of slots) {
+          const phys = 4 * MiB + slot * PAGE_SIZE;
+          buddy.adopt(phys, 0);
+          expect(() => buddy.adopt(phys, 0)).toThrow(BadAllocationError);
+        }
+        expect(() => buddy.adopt(0, 0)).toThrow(BadAllocationError);
+        for (const slot of slots) buddy.free(4 * MiB + slot * PAGE_SIZE, 0);
+        expect(buddy.freeBytes()).toBe(initialFree + slots.length * PAGE_SIZE);
+        for (const slot of slots)
+          expect(() => buddy.adopt(4 * MiB + slot * PAGE_SIZE, 0)).toThrow(BadAllocationError);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
