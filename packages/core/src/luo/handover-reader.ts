@@ -180,30 +180,41 @@ export function indexHandover(
     size: r.size,
     owner: luoOwner,
   }));
+  // The label is only built for a message (once per record at most).
   const parseFolios = (
     list: readonly { phys: bigint; order: number; flags: number }[],
     owner: { invalid: string | undefined },
-    label: string,
+    label: () => string,
   ): FolioRecord[] => {
     const out: FolioRecord[] = [];
-    list.forEach((f, i) => {
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i]!;
       const phys = f.phys > MAX_SAFE ? -1 : Number(f.phys);
       if (phys < 0 || incoming.preservedOrderAt(phys) !== f.order) {
-        owner.invalid ??= `${label}.folios[${i}] (0x${f.phys.toString(16)} order ${f.order}) was not preserved with that order`;
-        return;
+        owner.invalid ??= `${label()}.folios[${i}] (0x${f.phys.toString(16)} order ${f.order}) was not preserved with that order`;
+        continue;
       }
       out.push({ phys, order: f.order, data: (f.flags & LUO_FOLIO_DATA) !== 0 });
       claims.push({ base: phys, size: folioBytes(f.order), owner });
-    });
+    }
     return out;
   };
   const outOfRange = (label: string, data: bigint): string =>
     `${label}.data 0x${data.toString(16)} is out of range (beyond 2^53)`;
+  // Most records share a few compatible strings: each is parsed and looked up once.
+  const resolved = new Map<string, { rt: UnitRuntime | undefined; version: number }>();
   const resolve = (compatible: string): { rt: UnitRuntime | undefined; version: number } => {
-    const parsed = parseCompatibleString(compatible);
-    if (parsed === undefined) return { rt: undefined, version: 0 };
-    const unit = host.registry.handlerFor(parsed.driver, parsed.version);
-    return { rt: unit === undefined ? undefined : host.runtimes.get(unit), version: parsed.version };
+    let hit = resolved.get(compatible);
+    if (hit === undefined) {
+      const parsed = parseCompatibleString(compatible);
+      if (parsed === undefined) hit = { rt: undefined, version: 0 };
+      else {
+        const unit = host.registry.handlerFor(parsed.driver, parsed.version);
+        hit = { rt: unit === undefined ? undefined : host.runtimes.get(unit), version: parsed.version };
+      }
+      resolved.set(compatible, hit);
+    }
+    return hit;
   };
   const seenFlbs = new Set<string>();
   for (const f of header.flbs) {
@@ -221,7 +232,7 @@ export function indexHandover(
       error: undefined,
       restored: new Set(),
     };
-    flb.folios = parseFolios(f.folios, flb, `flb ${f.compatible}`);
+    flb.folios = parseFolios(f.folios, flb, () => `flb ${f.compatible}`);
     if (f.data > MAX_SAFE) flb.invalid ??= outOfRange(`flb ${f.compatible}`, f.data);
     if (f.data === 0n) flb.invalid ??= `flb ${f.compatible} has no data pointer`;
     if (seenFlbs.has(f.compatible))
@@ -280,7 +291,7 @@ export function indexHandover(
         flbUser: false,
         restored: new Set(),
       };
-      record.folios = parseFolios(f.folios, record, `session "${s.name}" token ${f.token}`);
+      record.folios = parseFolios(f.folios, record, () => `session "${s.name}" token ${f.token}`);
       if (f.data > MAX_SAFE) record.invalid ??= outOfRange(`session "${s.name}" token ${f.token}`, f.data);
       if (f.data === 0n) record.invalid ??= `session "${s.name}" token ${f.token} has no data pointer`;
       session.records.set(f.token, record);

@@ -1,4 +1,4 @@
-import type { PreservedFolio } from "./handlers/contexts.js";
+import type { PreserveApi, PreservedFolio } from "./handlers/contexts.js";
 import type { PreservedArena } from "./memory.js";
 import type { HandlerUnit } from "./registry.js";
 import type { IncomingObjectStatus, IncomingSession, LuoSession } from "./session.js";
@@ -44,6 +44,8 @@ export interface OutParticipant {
   folios: PreservedFolio[];
   /** Bumped whenever what the handover lists for it changes (state re-serialized, folio preserved). */
   revision: number;
+  /** Its preserve API for hook contexts, built once (at prepare) and reused at freeze. */
+  api?: PreserveApi;
 }
 
 /**

@@ -43,7 +43,13 @@ import { LUO_TRANSITIONS, type LuoPhase, type LuoTransition } from "./phase.js";
 import { DriverRegistry, type HandlerUnit } from "./registry.js";
 import { IncomingUpdate } from "./restore.js";
 import { type IncomingSession, type LuoSession, newLuoSession } from "./session.js";
-import { Timeline, type TimelineStep, toTimelineError } from "./timeline.js";
+import {
+  appendOwnedEvent,
+  Timeline,
+  type TimelineEventInput,
+  type TimelineStep,
+  toTimelineError,
+} from "./timeline.js";
 
 /** Orchestrator settings of one boot. */
 export interface LuoOptions {
@@ -785,19 +791,40 @@ export class Luo {
     } finally {
       this.activeHook = previous;
       const end = clock.now();
-      this.timeline.record({
-        kind: "hook",
-        bootId: this.kernel.bootId,
-        hook,
-        owner: where.session === undefined ? "flb" : "object",
-        driver: rt.unit.name,
-        ...where,
-        start,
-        durationNs: end - start,
-        ok,
-        at: end,
-        ...(ok ? {} : { error: toTimelineError(failure) }),
-      });
+      // Built without spreads and appended without a copy: this runs once per object and hook.
+      // The usual case (an object's hook that returned) is one literal with every key in order.
+      let event: Record<string, unknown>;
+      if (ok && where.driver === undefined && where.session !== undefined && "token" in where) {
+        event = {
+          kind: "hook",
+          bootId: this.kernel.bootId,
+          hook,
+          owner: "object",
+          driver: rt.unit.name,
+          session: where.session,
+          token: where.token,
+          start,
+          durationNs: end - start,
+          ok,
+          at: end,
+        };
+      } else {
+        event = {
+          kind: "hook",
+          bootId: this.kernel.bootId,
+          hook,
+          owner: where.session === undefined ? "flb" : "object",
+          driver: where.driver ?? rt.unit.name,
+        };
+        if ("session" in where) event.session = where.session;
+        if ("token" in where) event.token = where.token;
+        event.start = start;
+        event.durationNs = end - start;
+        event.ok = ok;
+        event.at = end;
+        if (!ok) event.error = toTimelineError(failure);
+      }
+      appendOwnedEvent(this.timeline, event as unknown as TimelineEventInput & { at: number });
     }
   }
 }

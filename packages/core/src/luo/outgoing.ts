@@ -372,8 +372,9 @@ export class OutgoingUpdate {
   }
 
   private preserveApi(p: OutParticipant): PreserveApi {
+    if (p.api !== undefined) return p.api;
     const kho = this.host.kho;
-    return {
+    p.api = {
       preserveFolio(phys: PhysAddr, order: number): void {
         kho.preserveFolio(phys, order);
         p.folios.push({ phys, order });
@@ -398,6 +399,7 @@ export class OutgoingUpdate {
         return p.folios;
       },
     };
+    return p.api;
   }
 
   private objectContext(p: OutParticipant, phase: LuoPhase): ObjectHookContext {

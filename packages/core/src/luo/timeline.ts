@@ -528,3 +528,18 @@ export class Timeline {
     };
   }
 }
+
+/**
+ * Appends an event the caller built for the timeline alone (a fresh object with `at` set, never
+ * reused) to `timeline`, stamping it in place instead of copying it as {@link Timeline.record}
+ * does: for events recorded once per object and hook. Not part of the public surface.
+ *
+ * @internal
+ */
+export function appendOwnedEvent(timeline: Timeline, event: TimelineEventInput & { at: number }): void {
+  const list = timeline.events as TimelineEvent[];
+  const stamped = event as { seq?: number; update?: number };
+  stamped.seq = list.length;
+  stamped.update = timeline.update;
+  list.push(event as unknown as TimelineEvent);
+}
