@@ -14,6 +14,7 @@ import { folioBytes, HandoverReader } from "../luo/memory.js";
 import { DriverRegistry, type HandlerUnit } from "../luo/registry.js";
 import { valuesEqual } from "../schema/values/equal.js";
 import { parseCompatibleString } from "../schema/versions/compatible.js";
+import { HandoverImageError } from "./errors.js";
 
 /**
  * What the testkit expects the new kernel to do with one preserved object after the handover was
@@ -133,16 +134,22 @@ export class HandoverOracle {
   /** Reads the current (uncorrupted) handover as the baseline; throws if it does not read cleanly. */
   baseline(): OracleBaseline {
     const view = this.read();
-    if (view.fatal !== undefined) throw new Error(`the uncorrupted handover does not read: ${view.fatal}`);
+    if (view.fatal !== undefined)
+      throw new HandoverImageError(`the uncorrupted handover does not read: ${view.fatal}`, {
+        reason: view.fatal,
+      });
     const states = new Map<string, unknown>();
     const own = new Map<string, string>();
     const dataFolios = new Map<string, readonly FolioView[]>();
     const compatibles = new Map<string, string>();
     for (const r of view.records) {
       if (r.invalid !== undefined || r.unit === undefined)
-        throw new Error(`record ${r.compatible}: ${r.invalid ?? "no handler"}`);
+        throw new HandoverImageError(`record ${r.compatible}: ${r.invalid ?? "no handler"}`, {
+          compatible: r.compatible,
+        });
       const decoded = this.decode(r);
-      if (!decoded.ok) throw new Error(`record ${r.compatible}: ${decoded.why}`);
+      if (!decoded.ok)
+        throw new HandoverImageError(`record ${r.compatible}: ${decoded.why}`, { compatible: r.compatible });
       states.set(r.key, decoded.value);
       own.set(r.key, ownKey(r));
       dataFolios.set(
@@ -154,7 +161,8 @@ export class HandoverOracle {
     const flbStates = new Map<string, unknown>();
     for (const [unit, flb] of view.flbs) {
       const decoded = this.decode(flb);
-      if (!decoded.ok) throw new Error(`FLB ${flb.compatible}: ${decoded.why}`);
+      if (!decoded.ok)
+        throw new HandoverImageError(`FLB ${flb.compatible}: ${decoded.why}`, { compatible: flb.compatible });
       flbStates.set(unit.name, decoded.value);
     }
     return { states, own, dataFolios, compatibles, flbStates };
