@@ -267,6 +267,21 @@ export class PhysicalMemory {
     return this.backing(s).subarray(offset, offset + length);
   }
 
+  /**
+   * Reads `[phys, phys + length)` for immediate use: a zero-copy view when the range lies in one
+   * backed section, else a fresh copy (as {@link PhysicalMemory.read}). The caller must not write
+   * through it nor keep it; it allocates no backing (decoders use it on handover data).
+   */
+  peek(phys: PhysAddr, length: number): Uint8Array {
+    if (Number.isSafeInteger(length) && length > 0) {
+      const s = this.checked(phys, length);
+      const offset = phys - s * SECTION_SIZE;
+      const bytes = this.sections[s];
+      if (bytes !== undefined && offset + length <= SECTION_SIZE) return bytes.subarray(offset, offset + length);
+    }
+    return this.read(phys, length);
+  }
+
   // ---- internals -------------------------------------------------------------------------------
 
   /** Validates an access and returns its section index (fast path for in-section accesses). */

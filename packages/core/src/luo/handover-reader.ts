@@ -230,7 +230,6 @@ export function indexHandover(
       users: 0,
       invalid: undefined,
       error: undefined,
-      restored: new Set(),
     };
     flb.folios = parseFolios(f.folios, flb, () => `flb ${f.compatible}`);
     if (f.data > MAX_SAFE) flb.invalid ??= outOfRange(`flb ${f.compatible}`, f.data);
@@ -289,8 +288,7 @@ export function indexHandover(
         reason: undefined,
         error: undefined,
         flbUser: false,
-        restored: new Set(),
-      };
+        };
       record.folios = parseFolios(f.folios, record, () => `session "${s.name}" token ${f.token}`);
       if (f.data > MAX_SAFE) record.invalid ??= outOfRange(`session "${s.name}" token ${f.token}`, f.data);
       if (f.data === 0n) record.invalid ??= `session "${s.name}" token ${f.token} has no data pointer`;

@@ -168,11 +168,12 @@ export class HandoverReader implements SchemaMemory {
     private readonly memory: PhysicalMemory,
     ranges: readonly PhysRange[],
   ) {
-    this.ranges = [...ranges].sort((a, b) => a.base - b.base);
+    this.ranges = ranges.length <= 1 ? ranges.slice() : [...ranges].sort((a, b) => a.base - b.base);
   }
 
   read(phys: number, length: number): Uint8Array {
-    return this.memory.read(phys, length);
+    // The codec does not keep what it reads: a view avoids a copy per decoded struct.
+    return this.memory.peek(phys, length);
   }
 
   write(): void {

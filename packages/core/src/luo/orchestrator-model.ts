@@ -89,7 +89,6 @@ export interface InRecord {
   error: unknown;
   /** Whether it counts as a user of its FLBs (pending or restored, not finished, reset or failed). */
   flbUser: boolean;
-  readonly restored: Set<number>;
 }
 
 /** An incoming session. */
@@ -113,7 +112,6 @@ export interface InFlb {
   users: number;
   invalid: string | undefined;
   error: unknown;
-  readonly restored: Set<number>;
 }
 
 /** Who a hook, error or event is about. */

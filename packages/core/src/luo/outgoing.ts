@@ -321,9 +321,8 @@ export class OutgoingUpdate {
           phase: "FROZEN" as const,
           preserveFolio: api.preserveFolio,
           preservePages: api.preservePages,
-          get preserved(): readonly PreservedFolio[] {
-            return p.folios;
-          },
+          // The live list (preservations push to it); a getter would make every context a slow object.
+          preserved: p.folios,
         };
         this.guarded("freeze", p, () => hook(p.object, ctx));
       }

@@ -1,5 +1,5 @@
 import type { Machine } from "../hw/machine.js";
-import type { PhysAddr } from "../hw/units.js";
+import type { PhysAddr, PhysRange } from "../hw/units.js";
 import type { KernelBuild } from "../kernel/build.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { Kho } from "../kho/kho.js";
@@ -17,7 +17,13 @@ import {
   LuoSessionRetrievedError,
   LuoTokenNotFoundError,
 } from "./errors.js";
-import type { ObjectHookContext, RestoreApi } from "./handlers/contexts.js";
+import type {
+  FlbRestoreContext,
+  ObjectHookContext,
+  PreservedFolio,
+  RestoreApi,
+  RestoreContext,
+} from "./handlers/contexts.js";
 import { flbHookOf, hookOf } from "./handlers/hook-guards.js";
 import type { ResetReport } from "./handlers/types.js";
 import { type HandoverReaderHost, indexHandover, readHandover } from "./handover-reader.js";
@@ -94,6 +100,12 @@ export class IncomingUpdate {
   /** Objects and FLBs dropped by the `reset` policy. */
   readonly resetList: ResetReport[] = [];
   private resumed = false;
+  private lossy: true | string[] | undefined;
+  /**
+   * Folios restored by a driver, with the record or FLB that restored them. One map for the whole
+   * handover: a folio belongs to one record (a folio claimed twice makes both records invalid).
+   */
+  private readonly restoredFolios = new Map<number, InRecord | InFlb>();
   private readonly inOps: IncomingSessionOps;
 
   /** @param host - the orchestrator's services. */
@@ -442,26 +454,34 @@ export class IncomingUpdate {
       if (r.invalid !== undefined)
         throw new LuoHandoverCorruptError(`luo handover: ${r.invalid}`, { ...who });
       for (const flbUnit of rt.unit.flbs) this.acquireFlb(flbUnit);
-      const state = this.decodeState(rt, r.version, r.compatible, r.dataPhys, r.folios, who);
+      // The hook events name the driver through `rt`; `at` keeps only session and token.
+      const at = { session: r.session.name, token: r.token };
+      const state = this.decodeState(rt, r.version, r.compatible, r.dataPhys, r.folios, at);
       const hook = hookOf(rt.raw, "restore")!;
-      const ctx = {
-        ...this.inContext(r),
-        phase: "UPDATED" as const,
+      const api = new FolioRestorer(
+        this.host.kho,
+        () => `${rt.unit.name} (session "${r.session.name}" token ${r.token})`,
+        r,
+        this.restoredFolios,
+      );
+      const ctx: RestoreContext = {
+        driver: rt.unit.name,
+        session: r.session.name,
+        token: r.token,
+        phase: "UPDATED",
         writtenVersion: r.version,
         compatible: r.compatible,
-        ...this.restoreApi(
-          `${rt.unit.name} (session "${r.session.name}" token ${r.token})`,
-          r.folios,
-          r.restored,
-        ),
+        folios: api.folios,
+        restoreFolio: api.restoreFolio,
+        restorePages: api.restorePages,
       };
-      const object = this.host.runHook(rt, "restore", who, () => hook(state, ctx));
+      const object = this.host.runHook(rt, "restore", at, () => hook(state, ctx));
       r.object = object;
       r.status = "restored";
       if ((typeof object === "object" && object !== null) || typeof object === "function")
         this.inIndex.set(object, r);
       this.releaseData(r.folios, who);
-      this.warnUnclaimed(r.folios, r.restored, who);
+      this.warnUnclaimed(r, who);
     } catch (error) {
       if (error instanceof LuoRestoreAbortedError) throw error;
       const policy = r.rt !== undefined ? r.rt.unit.meta.restorePolicy : r.resetAllowed ? "reset" : "abort";
@@ -476,7 +496,7 @@ export class IncomingUpdate {
       // The FLBs it needed lose a user.
       this.leaveFlbs(r);
       r.reason = errorMessage(error);
-      const releasedBytes = this.releaseAll(r.folios, r.restored, who);
+      const releasedBytes = this.releaseAll(r, who);
       this.reportReset({
         driver: who.driver,
         compatible: r.compatible,
@@ -515,18 +535,21 @@ export class IncomingUpdate {
       const rt = flb.rt!;
       const state = this.decodeState(rt, flb.version, flb.compatible, flb.dataPhys, flb.folios, who);
       const hook = flbHookOf(rt.raw, "restore")!;
-      const ctx = {
+      const api = new FolioRestorer(this.host.kho, () => `FLB ${unit.name}`, flb, this.restoredFolios);
+      const ctx: FlbRestoreContext = {
         flb: unit.name,
         users: 0,
-        phase: "UPDATED" as const,
+        phase: "UPDATED",
         writtenVersion: flb.version,
         compatible: flb.compatible,
-        ...this.restoreApi(`FLB ${unit.name}`, flb.folios, flb.restored),
+        folios: api.folios,
+        restoreFolio: api.restoreFolio,
+        restorePages: api.restorePages,
       };
       this.host.runHook(rt, "restore", who, () => hook(state, ctx));
       flb.status = "restored";
       this.releaseData(flb.folios, who);
-      this.warnUnclaimed(flb.folios, flb.restored, who);
+      this.warnUnclaimed(flb, who);
     } catch (error) {
       flb.error = error;
       if (unit.meta.restorePolicy === "abort") {
@@ -538,7 +561,7 @@ export class IncomingUpdate {
         );
       }
       flb.status = "reset";
-      const releasedBytes = this.releaseAll(flb.folios, flb.restored, who);
+      const releasedBytes = this.releaseAll(flb, who);
       this.reportReset({
         driver: unit.name,
         compatible: flb.compatible,
@@ -554,7 +577,7 @@ export class IncomingUpdate {
   private restoreFlbIfUnused(name: string, flb: InFlb): void {
     const who = { driver: flb.rt?.unit.name ?? flb.compatible };
     flb.status = "reset";
-    const releasedBytes = this.releaseAll(flb.folios, flb.restored, who);
+    const releasedBytes = this.releaseAll(flb, who);
     this.reportReset({
       driver: who.driver,
       compatible: flb.compatible,
@@ -570,49 +593,32 @@ export class IncomingUpdate {
     compatible: string,
     dataPhys: number,
     folios: readonly FolioRecord[],
-    who: Where,
+    at: Partial<Where>,
   ): unknown {
-    const schema = rt.unit.meta.schema;
-    return this.host.runHook(rt, "decode", who, () => {
-      const reader = new HandoverReader(
-        this.host.machine.memory,
-        folios.filter((f) => f.data).map((f) => ({ base: f.phys, size: folioBytes(f.order) })),
-      );
+    const meta = rt.unit.meta;
+    return this.host.runHook(rt, "decode", at, () => {
       if (dataPhys === 0)
         throw new LuoHandoverCorruptError(`luo handover: ${compatible} has no data pointer`, {
-          ...who,
+          driver: rt.unit.name,
+          ...at,
           field: "data",
         });
-      const decoded = schema.version(version).codec.load(reader, dataPhys);
+      const reader = new HandoverReader(this.host.machine.memory, dataRanges(folios));
+      const decoded = meta.schema.version(version).codec.load(reader, dataPhys);
+      // Written at the native version: the codec checked every invariant, nothing to migrate.
+      if (version === meta.native) return decoded;
       // The same rule negotiation applied to the read path on the old kernel's side.
-      const policy = this.host.lossyPolicy(this.host.registry);
-      const allowLossy = policy === true || policy.includes(rt.unit.name);
-      return schema.migrate(decoded as never, version, rt.unit.meta.native, {
-        allowLossy,
-        validate: version !== rt.unit.meta.native,
+      return meta.schema.migrate(decoded as never, version, meta.native, {
+        allowLossy: this.allowsLossy(rt.unit.name),
+        validate: true,
       }).value;
     });
   }
 
-  private restoreApi(owner: string, folios: readonly FolioRecord[], restored: Set<number>): RestoreApi {
-    const own = folios.filter((f) => !f.data);
-    const kho = this.host.kho;
-    const restoreFolio = (phys: PhysAddr, order: number): PhysAddr => {
-      if (!own.some((f) => f.phys === phys && f.order === order) || restored.has(phys)) {
-        throw new LuoFolioNotOwnedError(owner, phys, order);
-      }
-      const result = kho.restoreFolio(phys, order);
-      restored.add(phys);
-      return result;
-    };
-    return {
-      folios: own.map((f) => ({ phys: f.phys, order: f.order })),
-      restoreFolio,
-      restorePages(phys: PhysAddr, nrPages: number): PhysAddr {
-        for (const f of pagesToFolios(phys, nrPages)) restoreFolio(f.phys, f.order);
-        return phys;
-      },
-    };
+  /** Whether this build's lossy policy lets `driver` read through a lossy down-migrator (computed once). */
+  private allowsLossy(driver: string): boolean {
+    this.lossy ??= this.host.lossyPolicy(this.host.registry);
+    return this.lossy === true || this.lossy.includes(driver);
   }
 
   private releaseData(folios: readonly FolioRecord[], who: Where): void {
@@ -627,8 +633,8 @@ export class IncomingUpdate {
     }
   }
 
-  private warnUnclaimed(folios: readonly FolioRecord[], restored: Set<number>, who: Where): void {
-    const left = folios.filter((f) => !f.data && !restored.has(f.phys));
+  private warnUnclaimed(owner: InRecord | InFlb, who: Where): void {
+    const left = owner.folios.filter((f) => !f.data && this.restoredFolios.get(f.phys) !== owner);
     if (left.length === 0) return;
     this.host.timeline.record({
       kind: "warning",
@@ -639,12 +645,12 @@ export class IncomingUpdate {
   }
 
   /** Releases every folio of a failed object: restored ones are freed, the others restored then freed. */
-  private releaseAll(folios: readonly FolioRecord[], restored: Set<number>, who: Where): number {
+  private releaseAll(owner: InRecord | InFlb, who: Where): number {
     let bytes = 0;
     const incoming = this.host.kho.incoming!;
-    for (const f of folios) {
+    for (const f of owner.folios) {
       try {
-        if (!restored.has(f.phys)) {
+        if (this.restoredFolios.get(f.phys) !== owner) {
           if (incoming.preservedOrderAt(f.phys) !== f.order) continue;
           this.host.kho.restoreFolio(f.phys, f.order);
         }
@@ -660,5 +666,65 @@ export class IncomingUpdate {
   private reportReset(report: ResetReport): void {
     this.resetList.push(report);
     this.host.timeline.record({ kind: "reset", bootId: this.host.kernel.bootId, report });
+  }
+}
+
+/** The data folios of an object (the orchestrator's encoding of its state) as readable ranges. */
+function dataRanges(folios: readonly FolioRecord[]): PhysRange[] {
+  const out: PhysRange[] = [];
+  for (const f of folios) if (f.data) out.push({ base: f.phys, size: folioBytes(f.order) });
+  return out;
+}
+
+/**
+ * The restore API of one object or FLB: only the folios the old kernel listed for it (not the
+ * orchestrator's data folios) may be restored, each once.
+ */
+class FolioRestorer implements RestoreApi {
+  /** The listed folios a driver may restore (built on first use). */
+  private own: PreservedFolio[] | undefined;
+  /** phys → order of {@link FolioRestorer.own}, for objects with many folios. */
+  private byPhys: Map<number, number> | undefined;
+
+  constructor(
+    private readonly kho: Kho,
+    private readonly owner: () => string,
+    private readonly holder: InRecord | InFlb,
+    private readonly restored: Map<number, InRecord | InFlb>,
+  ) {}
+
+  get folios(): readonly PreservedFolio[] {
+    if (this.own === undefined) {
+      this.own = [];
+      for (const f of this.holder.folios) if (!f.data) this.own.push({ phys: f.phys, order: f.order });
+    }
+    return this.own;
+  }
+
+  readonly restoreFolio = (phys: PhysAddr, order: number): PhysAddr => {
+    if (!this.owns(phys, order) || this.restored.get(phys) === this.holder) {
+      throw new LuoFolioNotOwnedError(this.owner(), phys, order);
+    }
+    const result = this.kho.restoreFolio(phys, order);
+    this.restored.set(phys, this.holder);
+    return result;
+  };
+
+  readonly restorePages = (phys: PhysAddr, nrPages: number): PhysAddr => {
+    for (const f of pagesToFolios(phys, nrPages)) this.restoreFolio(f.phys, f.order);
+    return phys;
+  };
+
+  private owns(phys: PhysAddr, order: number): boolean {
+    const listed = this.holder.folios;
+    if (listed.length <= 16) {
+      for (const f of listed) if (!f.data && f.phys === phys && f.order === order) return true;
+      return false;
+    }
+    if (this.byPhys === undefined) {
+      this.byPhys = new Map();
+      for (const f of listed) if (!f.data) this.byPhys.set(f.phys, f.order);
+    }
+    return this.byPhys.get(phys) === order;
   }
 }

@@ -79,6 +79,7 @@ function compile(struct: AnyStruct, label: CodecLabel): Codec<unknown> {
   const placement = placeStruct(struct);
   const size = placement.size;
   const pointers = hasPointers(struct);
+  const align = alignOf(struct);
   const source = new Program().generate(struct);
   const runtime = new CodecRuntime(label);
   const fns = new Function("h", source)(runtime) as { encode: EncodeFn; decode: DecodeFn };
@@ -161,8 +162,13 @@ function compile(struct: AnyStruct, label: CodecLabel): Codec<unknown> {
       if (typeof phys !== "number" || !Number.isSafeInteger(phys) || phys <= 0) {
         runtime.failType("", "a positive safe-integer physical address", phys);
       }
+      if (!pointers) {
+        const bytes = runtime.derefRoot(memory, phys, size, align, budget);
+        whole(bytes);
+        return decodeFn(lastU8!, lastView!, bytes.byteOffset, null, "");
+      }
       const state = new DecodeState(memory, budget);
-      const bytes = runtime.deref(state, phys, 1, size, alignOf(struct), "");
+      const bytes = runtime.deref(state, phys, 1, size, align, "");
       return decodeFn(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, state, "");
     },
   };

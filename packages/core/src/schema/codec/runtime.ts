@@ -287,7 +287,8 @@ export class CodecRuntime {
 
   /**
    * Checks and follows a pointer to `count` elements of `size` bytes aligned to `align`: overflow,
-   * alignment, preservation, cycles/sharing and budgets, in that order. Returns the pointee bytes.
+   * alignment, preservation, cycles/sharing and budgets, in that order. Returns the pointee bytes
+   * (possibly a view of the memory: decoders copy what they keep).
    */
   deref(
     state: DecodeState | null,
@@ -303,6 +304,48 @@ export class CodecRuntime {
         this.ctx(path, { phys }),
       );
     }
+    const total = this.checkPointee(state.memory, phys, count, size, align, path);
+    if (state.active.overlaps(phys, total)) {
+      throw new SchemaPointerCycleError(
+        `pointer ${hex(phys)} leads back into a pointee being decoded`,
+        this.ctx(path, { phys }),
+      );
+    }
+    if (state.visited.overlaps(phys, total)) {
+      throw new SchemaPointerSharedError(
+        `pointee at ${hex(phys)} overlaps an already decoded pointee`,
+        this.ctx(path, { phys }),
+      );
+    }
+    this.checkBudget(state.depth + 1, state.pointees + 1, state.bytes + total, state, path);
+    const bytes = this.readPointee(state.memory, phys, total, path);
+    state.active.add(phys, phys + total);
+    state.visited.add(phys, phys + total);
+    state.depth++;
+    state.pointees++;
+    state.bytes += total;
+    return bytes;
+  }
+
+  /**
+   * {@link CodecRuntime.deref} for the root struct of a decode that follows no pointer: the same
+   * checks (nothing can be shared or cyclic yet), without a {@link DecodeState}.
+   */
+  derefRoot(memory: SchemaMemory, phys: number, size: number, align: number, budget?: DecodeBudget): Uint8Array {
+    this.checkPointee(memory, phys, 1, size, align, "");
+    this.checkBudget(1, 1, size, budget ?? DEFAULT_DECODE_BUDGET, "");
+    return this.readPointee(memory, phys, size, "");
+  }
+
+  /** Overflow, alignment and preservation of a pointee; returns its byte length. */
+  private checkPointee(
+    memory: SchemaMemory,
+    phys: number,
+    count: number,
+    size: number,
+    align: number,
+    path: string,
+  ): number {
     const total = count * size;
     if (!Number.isSafeInteger(total) || phys + total > MAX_SAFE) {
       throw new SchemaCountOverflowError(
@@ -318,7 +361,7 @@ export class CodecRuntime {
     }
     let preserved: boolean;
     try {
-      preserved = state.memory.isPreserved(phys, total) === true;
+      preserved = memory.isPreserved(phys, total) === true;
     } catch (e) {
       throw this.memoryFailure(e, "isPreserved", path);
     }
@@ -328,24 +371,28 @@ export class CodecRuntime {
         this.ctx(path, { phys, length: total }),
       );
     }
-    if (state.active.overlaps(phys, total)) {
-      throw new SchemaPointerCycleError(
-        `pointer ${hex(phys)} leads back into a pointee being decoded`,
-        this.ctx(path, { phys }),
-      );
-    }
-    if (state.visited.overlaps(phys, total)) {
-      throw new SchemaPointerSharedError(
-        `pointee at ${hex(phys)} overlaps an already decoded pointee`,
-        this.ctx(path, { phys }),
-      );
-    }
-    if (state.depth + 1 > state.maxDepth) this.failBudget(path, "maxDepth", state.maxDepth);
-    if (state.pointees + 1 > state.maxPointees) this.failBudget(path, "maxPointees", state.maxPointees);
-    if (state.bytes + total > state.maxBytes) this.failBudget(path, "maxBytes", state.maxBytes);
+    return total;
+  }
+
+  private checkBudget(
+    depth: number,
+    pointees: number,
+    bytes: number,
+    limits: DecodeBudget,
+    path: string,
+  ): void {
+    const maxDepth = limits.maxDepth ?? DEFAULT_DECODE_BUDGET.maxDepth;
+    const maxPointees = limits.maxPointees ?? DEFAULT_DECODE_BUDGET.maxPointees;
+    const maxBytes = limits.maxBytes ?? DEFAULT_DECODE_BUDGET.maxBytes;
+    if (depth > maxDepth) this.failBudget(path, "maxDepth", maxDepth);
+    if (pointees > maxPointees) this.failBudget(path, "maxPointees", maxPointees);
+    if (bytes > maxBytes) this.failBudget(path, "maxBytes", maxBytes);
+  }
+
+  private readPointee(memory: SchemaMemory, phys: number, total: number, path: string): Uint8Array {
     let bytes: Uint8Array;
     try {
-      bytes = state.memory.read(phys, total);
+      bytes = memory.read(phys, total);
     } catch (e) {
       throw this.memoryFailure(e, "read", path);
     }
@@ -355,11 +402,6 @@ export class CodecRuntime {
         this.ctx(path, { phys, length: total }),
       );
     }
-    state.active.add(phys, phys + total);
-    state.visited.add(phys, phys + total);
-    state.depth++;
-    state.pointees++;
-    state.bytes += total;
     return bytes;
   }
 
