@@ -55,8 +55,17 @@ export class RangeSet {
       end = Math.max(end, this.ends[j]!);
       j++;
     }
-    this.starts.splice(i, j - i, start);
-    this.ends.splice(i, j - i, end);
+    // In place when possible: `splice` allocates, and decoders add a range per pointee.
+    if (j === i + 1) {
+      this.starts[i] = start;
+      this.ends[i] = end;
+    } else if (j === i && i === this.starts.length) {
+      this.starts.push(start);
+      this.ends.push(end);
+    } else {
+      this.starts.splice(i, j - i, start);
+      this.ends.splice(i, j - i, end);
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import { BadAccessError, NotMemoryError, ViewStraddlesSectionError } from "./errors.js";
 import type { MemoryMap } from "./memory-map.js";
+import { PendingFills } from "./pending-fills.js";
 import type { PhysAddr } from "./units.js";
 
 /** Bytes per backing section: one PMD-size (2 MiB) chunk, allocated on first write. */
@@ -18,7 +19,9 @@ const PARTIAL = 2;
  *
  * Backing is allocated per 2 MiB section on first write, so a 1 TiB machine costs only what is
  * touched. A section never written reads as its *fill byte*: 0 at power-on, or the poison byte when
- * a kexec poisoned it — poisoning whole sections is O(1) and allocates nothing.
+ * a kexec poisoned it — poisoning whole sections is O(1) and allocates nothing. Fills of parts of a
+ * section (poison around preserved pages, zeroed pages) are applied when that part is first read,
+ * and dropped when it is overwritten first.
  *
  * Accesses outside the memory map throw {@link NotMemoryError}; malformed addresses or lengths
  * throw {@link BadAccessError}. Multi-byte accesses may straddle sections.
@@ -37,6 +40,8 @@ export class PhysicalMemory {
   private readonly sections: Array<Uint8Array | undefined> = [];
   private readonly views: Array<DataView | undefined> = [];
   private readonly fillBytes: Uint8Array;
+  /** Partial-section fills not applied yet, per section. */
+  private readonly pending: Array<PendingFills | undefined> = [];
   private readonly coverage: Uint8Array;
   private readonly scratch = new DataView(new ArrayBuffer(8));
   private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
@@ -70,6 +75,8 @@ export class PhysicalMemory {
    * order. Sections never written (holes) are skipped; used to export sparse memory images.
    */
   *backedSections(): IterableIterator<{ base: PhysAddr; bytes: Uint8Array }> {
+    for (let s = 0; s < this.pending.length; s++)
+      if (this.pending[s] !== undefined) this.settle(s, 0, SECTION_SIZE);
     for (let s = 0; s < this.sections.length; s++) {
       const bytes = this.sections[s];
       if (bytes !== undefined) yield { base: s * SECTION_SIZE, bytes };
@@ -86,6 +93,7 @@ export class PhysicalMemory {
   /** Reads one byte. */
   readU8(phys: PhysAddr): number {
     const s = this.checked(phys, 1);
+    if (this.pending[s] !== undefined) this.settle(s, phys & SECTION_MASK, 1);
     const bytes = this.sections[s];
     return bytes === undefined ? this.fillBytes[s]! : bytes[phys & SECTION_MASK]!;
   }
@@ -94,6 +102,7 @@ export class PhysicalMemory {
   readU16(phys: PhysAddr): number {
     const s = this.checked(phys, 2);
     const offset = phys & SECTION_MASK;
+    if (this.pending[s] !== undefined) this.settle(s, offset, 2);
     const view = this.views[s];
     if (view !== undefined && offset <= SECTION_SIZE - 2) return view.getUint16(offset, true);
     this.readSlow(phys, 2);
@@ -104,6 +113,7 @@ export class PhysicalMemory {
   readU32(phys: PhysAddr): number {
     const s = this.checked(phys, 4);
     const offset = phys & SECTION_MASK;
+    if (this.pending[s] !== undefined) this.settle(s, offset, 4);
     const view = this.views[s];
     if (view !== undefined && offset <= SECTION_SIZE - 4) return view.getUint32(offset, true);
     this.readSlow(phys, 4);
@@ -114,6 +124,7 @@ export class PhysicalMemory {
   readU64(phys: PhysAddr): bigint {
     const s = this.checked(phys, 8);
     const offset = phys & SECTION_MASK;
+    if (this.pending[s] !== undefined) this.settle(s, offset, 8);
     const view = this.views[s];
     if (view !== undefined && offset <= SECTION_SIZE - 8) return view.getBigUint64(offset, true);
     this.readSlow(phys, 8);
@@ -124,6 +135,7 @@ export class PhysicalMemory {
   writeU8(phys: PhysAddr, value: number): void {
     if ((value & 0xff) !== value) throw new BadAccessError("u8 value", value);
     const s = this.checked(phys, 1);
+    if (this.pending[s] !== undefined) this.discard(s, phys & SECTION_MASK, 1);
     this.backing(s)[phys & SECTION_MASK] = value;
   }
 
@@ -133,6 +145,7 @@ export class PhysicalMemory {
     const s = this.checked(phys, 2);
     const offset = phys & SECTION_MASK;
     if (offset <= SECTION_SIZE - 2) {
+      if (this.pending[s] !== undefined) this.discard(s, offset, 2);
       this.backing(s);
       this.views[s]!.setUint16(offset, value, true);
       return;
@@ -147,6 +160,7 @@ export class PhysicalMemory {
     const s = this.checked(phys, 4);
     const offset = phys & SECTION_MASK;
     if (offset <= SECTION_SIZE - 4) {
+      if (this.pending[s] !== undefined) this.discard(s, offset, 4);
       this.backing(s);
       this.views[s]!.setUint32(offset, value, true);
       return;
@@ -163,6 +177,7 @@ export class PhysicalMemory {
     const s = this.checked(phys, 8);
     const offset = phys & SECTION_MASK;
     if (offset <= SECTION_SIZE - 8) {
+      if (this.pending[s] !== undefined) this.discard(s, offset, 8);
       this.backing(s);
       this.views[s]!.setBigUint64(offset, value, true);
       return;
@@ -190,6 +205,7 @@ export class PhysicalMemory {
       const s = Math.floor(addr / SECTION_SIZE);
       const offset = addr - s * SECTION_SIZE;
       const chunk = Math.min(SECTION_SIZE - offset, dest.length - done);
+      if (this.pending[s] !== undefined) this.settle(s, offset, chunk);
       const bytes = this.sections[s];
       if (bytes === undefined) dest.fill(this.fillBytes[s]!, done, done + chunk);
       else dest.set(bytes.subarray(offset, offset + chunk), done);
@@ -206,6 +222,7 @@ export class PhysicalMemory {
       const s = Math.floor(addr / SECTION_SIZE);
       const offset = addr - s * SECTION_SIZE;
       const chunk = Math.min(SECTION_SIZE - offset, src.length - done);
+      if (this.pending[s] !== undefined) this.discard(s, offset, chunk);
       this.backing(s).set(
         done === 0 && chunk === src.length ? src : src.subarray(done, done + chunk),
         offset,
@@ -229,9 +246,18 @@ export class PhysicalMemory {
       if (chunk === SECTION_SIZE) {
         this.sections[s] = undefined;
         this.views[s] = undefined;
+        this.pending[s] = undefined;
         this.fillBytes[s] = byte;
       } else if (this.sections[s] !== undefined || this.fillBytes[s] !== (byte & 0xff)) {
-        this.backing(s).fill(byte, offset, offset + chunk);
+        let p = this.pending[s];
+        if (p === undefined) {
+          p = new PendingFills();
+          this.pending[s] = p;
+        }
+        p.add(offset, offset + chunk, byte & 0xff);
+      } else {
+        // Unbacked and already reading as `byte`: only what was pending there changes.
+        if (this.pending[s] !== undefined) this.discard(s, offset, chunk);
       }
       done += chunk;
     }
@@ -264,6 +290,7 @@ export class PhysicalMemory {
     if (offset + length > SECTION_SIZE) {
       throw new ViewStraddlesSectionError(phys, length);
     }
+    if (this.pending[s] !== undefined) this.settle(s, offset, length);
     return this.backing(s).subarray(offset, offset + length);
   }
 
@@ -276,8 +303,11 @@ export class PhysicalMemory {
     if (Number.isSafeInteger(length) && length > 0) {
       const s = this.checked(phys, length);
       const offset = phys - s * SECTION_SIZE;
-      const bytes = this.sections[s];
-      if (bytes !== undefined && offset + length <= SECTION_SIZE) return bytes.subarray(offset, offset + length);
+      if (offset + length <= SECTION_SIZE) {
+        if (this.pending[s] !== undefined) this.settle(s, offset, length);
+        const bytes = this.sections[s];
+        if (bytes !== undefined) return bytes.subarray(offset, offset + length);
+      }
     }
     return this.read(phys, length);
   }
@@ -331,6 +361,21 @@ export class PhysicalMemory {
       this.views[s] = new DataView(bytes.buffer);
     }
     return bytes;
+  }
+
+  /** Applies the pending fills of section `s` that intersect `[offset, offset + length)` (a read). */
+  private settle(s: number, offset: number, length: number): void {
+    const p = this.pending[s]!;
+    if (!p.overlaps(offset, offset + length)) return;
+    p.cut(offset, offset + length, this.backing(s));
+    if (p.empty) this.pending[s] = undefined;
+  }
+
+  /** Drops the pending fills of section `s` under `[offset, offset + length)` (about to be written). */
+  private discard(s: number, offset: number, length: number): void {
+    const p = this.pending[s]!;
+    p.cut(offset, offset + length);
+    if (p.empty) this.pending[s] = undefined;
   }
 
   private readSlow(phys: PhysAddr, length: number): void {

@@ -175,11 +175,15 @@ export function indexHandover(
 ): InRecord[] {
   const incoming = host.kho.incoming!;
   const luoOwner: { invalid: string | undefined } = { invalid: undefined };
-  const claims: { base: number; size: number; owner: { invalid: string | undefined } }[] = own.map((r) => ({
-    base: r.base,
-    size: r.size,
-    owner: luoOwner,
-  }));
+  // Every folio claimed, column-wise (no object per folio): checked for overlaps at the end.
+  const claimBase: number[] = [];
+  const claimSize: number[] = [];
+  const claimOwner: { invalid: string | undefined }[] = [];
+  for (let i = 0; i < own.length; i++) {
+    claimBase.push(own[i]!.base);
+    claimSize.push(own[i]!.size);
+    claimOwner.push(luoOwner);
+  }
   // The label is only built for a message (once per record at most).
   const parseFolios = (
     list: readonly { phys: bigint; order: number; flags: number }[],
@@ -195,7 +199,9 @@ export function indexHandover(
         continue;
       }
       out.push({ phys, order: f.order, data: (f.flags & LUO_FOLIO_DATA) !== 0 });
-      claims.push({ base: phys, size: folioBytes(f.order), owner });
+      claimBase.push(phys);
+      claimSize.push(folioBytes(f.order));
+      claimOwner.push(owner);
     }
     return out;
   };
@@ -217,7 +223,8 @@ export function indexHandover(
     return hit;
   };
   const seenFlbs = new Set<string>();
-  for (const f of header.flbs) {
+  for (let k = 0; k < header.flbs.length; k++) {
+    const f = header.flbs[k]!;
     const { rt, version } = resolve(f.compatible);
     const flb: InFlb = {
       compatible: f.compatible,
@@ -254,7 +261,8 @@ export function indexHandover(
   }
   const records: InRecord[] = [];
   let index = 0;
-  for (const s of header.sessions) {
+  for (let k = 0; k < header.sessions.length; k++) {
+    const s = header.sessions[k]!;
     if (host.inSessions.has(s.name)) {
       throw new LuoHandoverCorruptError(`luo handover: session "${s.name}" listed twice`, {
         driver: "luo",
@@ -263,7 +271,8 @@ export function indexHandover(
     }
     const session: InSession = { name: s.name, records: new Map(), handle: undefined, finished: false };
     host.inSessions.set(s.name, session);
-    for (const f of s.files) {
+    for (let j = 0; j < s.files.length; j++) {
+      const f = s.files[j]!;
       if (session.records.has(f.token)) {
         throw new LuoHandoverCorruptError(`luo handover: session "${s.name}" lists token ${f.token} twice`, {
           driver: "luo",
@@ -288,7 +297,7 @@ export function indexHandover(
         reason: undefined,
         error: undefined,
         flbUser: false,
-        };
+      };
       record.folios = parseFolios(f.folios, record, () => `session "${s.name}" token ${f.token}`);
       if (f.data > MAX_SAFE) record.invalid ??= outOfRange(`session "${s.name}" token ${f.token}`, f.data);
       if (f.data === 0n) record.invalid ??= `session "${s.name}" token ${f.token} has no data pointer`;
@@ -297,6 +306,8 @@ export function indexHandover(
     }
   }
   // No folio may be claimed twice (by two objects, or twice by one).
+  if (claimsDisjoint(claimBase, claimSize)) return records;
+  const claims = claimBase.map((base, i) => ({ base, size: claimSize[i]!, owner: claimOwner[i]! }));
   claims.sort((a, b) => a.base - b.base);
   for (let i = 1; i < claims.length; i++) {
     const prev = claims[i - 1]!;
@@ -311,4 +322,19 @@ export function indexHandover(
     }
   }
   return records;
+}
+
+/**
+ * Whether the ranges `[base, base + size)` are pairwise disjoint, without sorting objects: sorted
+ * independently, starts and ends of disjoint ranges interleave (each start at or after the previous
+ * end); any overlap breaks that. Typed-array sorts are native, with no comparator calls.
+ */
+function claimsDisjoint(base: readonly number[], size: readonly number[]): boolean {
+  const starts = Float64Array.from(base);
+  const ends = new Float64Array(base.length);
+  for (let i = 0; i < base.length; i++) ends[i] = base[i]! + size[i]!;
+  starts.sort();
+  ends.sort();
+  for (let i = 1; i < starts.length; i++) if (starts[i]! < ends[i - 1]!) return false;
+  return true;
 }

@@ -233,14 +233,15 @@ export class HandoverWriter {
     kho: KhoFinalizeReport;
   } {
     const memory = this.host.machine.memory;
-    for (const [p, entry] of draft.entries) {
-      if (entry.revision === p.revision) continue;
+    // forEach: no iterator entry per record (this loop visits every record inside the blackout).
+    draft.entries.forEach((entry, p) => {
+      if (entry.revision === p.revision) return;
       const codec = p.kind === "object" ? LUO_FILE_CODEC : LUO_FLB_CODEC;
       // The record's folio list goes to fresh arena space; the old one stays unreferenced in it.
       memory.write(entry.addr, codec.encode(this.recordOf(p) as never, draft.arena));
       entry.revision = p.revision;
       draft.accounts.set(p, this.accountOf(p));
-    }
+    });
     return this.publishHandover(draft.arena, draft.phys, [...draft.accounts.values()]);
   }
 
@@ -284,9 +285,10 @@ export class HandoverWriter {
     const kho = this.host.kho.finalize();
     let dataBytes = 0;
     let preservedBytes = 0;
-    for (const o of objects) {
-      dataBytes += o.dataBytes;
-      preservedBytes += o.preservedBytes;
+    // Indexed: runs once per update, so unoptimized, where for-of allocates per element.
+    for (let i = 0; i < objects.length; i++) {
+      dataBytes += objects[i]!.dataBytes;
+      preservedBytes += objects[i]!.preservedBytes;
     }
     this.host.timeline.record({
       kind: "handover",

@@ -43,13 +43,7 @@ import { LUO_TRANSITIONS, type LuoPhase, type LuoTransition } from "./phase.js";
 import { DriverRegistry, type HandlerUnit } from "./registry.js";
 import { IncomingUpdate } from "./restore.js";
 import { type IncomingSession, type LuoSession, newLuoSession } from "./session.js";
-import {
-  appendOwnedEvent,
-  Timeline,
-  type TimelineEventInput,
-  type TimelineStep,
-  toTimelineError,
-} from "./timeline.js";
+import { Timeline, type TimelineEventInput, type TimelineStep, toTimelineError } from "./timeline.js";
 
 /** Orchestrator settings of one boot. */
 export interface LuoOptions {
@@ -443,7 +437,9 @@ export class Luo {
     let serializedAtFreeze = 0;
     let report: { luoBytes: number; dataBytes: number; kho: KhoFinalizeReport };
     try {
-      for (const p of this.outgoing.activeParticipants().reverse()) {
+      const participants = this.outgoing.activeParticipants();
+      for (let i = participants.length - 1; i >= 0; i--) {
+        const p = participants[i]!;
         this.outgoing.runFreeze(p);
         if (p.dirty || this.outgoing.serializeAt(p) === "freeze" || p.data === undefined) {
           this.outgoing.serialize(p, p.dirty ? "dirty" : "freeze", "FROZEN");
@@ -791,40 +787,19 @@ export class Luo {
     } finally {
       this.activeHook = previous;
       const end = clock.now();
-      // Built without spreads and appended without a copy: this runs once per object and hook.
-      // The usual case (an object's hook that returned) is one literal with every key in order.
-      let event: Record<string, unknown>;
-      if (ok && where.driver === undefined && where.session !== undefined && "token" in where) {
-        event = {
-          kind: "hook",
-          bootId: this.kernel.bootId,
-          hook,
-          owner: "object",
-          driver: rt.unit.name,
-          session: where.session,
-          token: where.token,
-          start,
-          durationNs: end - start,
-          ok,
-          at: end,
-        };
-      } else {
-        event = {
-          kind: "hook",
-          bootId: this.kernel.bootId,
-          hook,
-          owner: where.session === undefined ? "flb" : "object",
-          driver: where.driver ?? rt.unit.name,
-        };
-        if ("session" in where) event.session = where.session;
-        if ("token" in where) event.token = where.token;
-        event.start = start;
-        event.durationNs = end - start;
-        event.ok = ok;
-        event.at = end;
-        if (!ok) event.error = toTimelineError(failure);
-      }
-      appendOwnedEvent(this.timeline, event as unknown as TimelineEventInput & { at: number });
+      // Recorded column-wise, without an event object: this runs once per object and hook.
+      const session = where.session;
+      this.timeline.recordHook(
+        this.kernel.bootId,
+        hook,
+        session === undefined ? "flb" : "object",
+        where.driver ?? rt.unit.name,
+        session,
+        where.token,
+        start,
+        end,
+        ok ? undefined : toTimelineError(failure),
+      );
     }
   }
 }

@@ -241,15 +241,21 @@ export class OutgoingUpdate {
     throw new LuoNoHandlerError(session, token, "no driver of the build can preserve this object");
   }
 
+  // forEach rather than iterators: these run once per phase (unoptimized) over every object.
   outgoingRecords(): OutParticipant[] {
     const out: OutParticipant[] = [];
-    for (const s of this.outSessions.values()) out.push(...s.records.values());
+    this.outSessions.forEach((s) => s.records.forEach((p) => out.push(p)));
     return out;
   }
 
   activeParticipants(): OutParticipant[] {
-    const list: OutParticipant[] = [...this.flbParticipants.values()];
-    for (const p of this.outgoingRecords()) if (p.active) list.push(p);
+    const list: OutParticipant[] = [];
+    this.flbParticipants.forEach((p) => list.push(p));
+    this.outSessions.forEach((s) =>
+      s.records.forEach((p) => {
+        if (p.active) list.push(p);
+      }),
+    );
     return list.sort(byRankThenSeq);
   }
 

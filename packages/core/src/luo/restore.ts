@@ -356,20 +356,21 @@ export class IncomingUpdate {
       };
       const { value: header, own } = readHandover(host);
       const records = indexHandover(host, header, own);
-      const bad = (r: InRecord): boolean =>
-        r.rt === undefined ||
-        r.invalid !== undefined ||
-        r.rt.unit.flbs.some((u) => {
-          const flb = this.inFlbs.get(u);
-          return flb === undefined || flb.invalid !== undefined;
-        });
-      for (const r of records.sort(byRankThenIndex)) {
-        if (bad(r)) this.restoreRecord(r);
+      // Indexed loops: this runs once per boot (unoptimized) over every record, where iterators
+      // would allocate per element. Records the handover is invalid for meet their policy now, in
+      // restore order; the others stay pending.
+      const bad: InRecord[] = [];
+      for (let i = 0; i < records.length; i++) {
+        if (this.invalidAtBoot(records[i]!)) bad.push(records[i]!);
       }
-      for (const r of records) {
+      bad.sort(byRankThenIndex);
+      for (let i = 0; i < bad.length; i++) this.restoreRecord(bad[i]!);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
         if (r.status !== "pending") continue;
         r.flbUser = true;
-        for (const u of r.rt!.unit.flbs) this.inFlbs.get(u)!.users++;
+        const flbs = r.rt!.unit.flbs;
+        for (let k = 0; k < flbs.length; k++) this.inFlbs.get(flbs[k]!)!.users++;
       }
       for (const flb of this.unknownFlbs) this.restoreFlbIfUnused(flb.compatible, flb);
       for (const [unit, flb] of this.inFlbs) {
@@ -387,6 +388,17 @@ export class IncomingUpdate {
     }
     this.host.step("restore", "end", true);
     if (this.inSessions.size === 0) this.host.transition("NORMAL", "finish");
+  }
+
+  /** Whether the handover alone makes a record unrestorable: no handler, invalid, or an FLB it needs is missing or invalid. */
+  private invalidAtBoot(r: InRecord): boolean {
+    if (r.rt === undefined || r.invalid !== undefined) return true;
+    const flbs = r.rt.unit.flbs;
+    for (let k = 0; k < flbs.length; k++) {
+      const flb = this.inFlbs.get(flbs[k]!);
+      if (flb === undefined || flb.invalid !== undefined) return true;
+    }
+    return false;
   }
 
   /** Pending objects of a session in restore order (providers first). */

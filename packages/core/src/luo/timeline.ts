@@ -327,7 +327,15 @@ export function toTimelineError(error: unknown): TimelineError {
  * ```
  */
 export class Timeline {
+  /** Events other than hooks, in order. */
   private readonly list: TimelineEvent[] = [];
+  /** Hook events, column by column. */
+  private readonly hooks = new HookColumns();
+  /** Both merged into events (built on read, extended incrementally). */
+  private readonly merged: TimelineEvent[] = [];
+  private mergedList = 0;
+  private mergedHooks = 0;
+  private nextSeq = 0;
   private updateValue = 0;
 
   /** @param clock - the machine clock events are timed on. */
@@ -345,7 +353,8 @@ export class Timeline {
 
   /** All events so far, oldest first. */
   get events(): readonly TimelineEvent[] {
-    return this.list;
+    this.catchUp();
+    return this.merged;
   }
 
   /** The current update cycle (0 before the first prepare). */
@@ -368,7 +377,7 @@ export class Timeline {
   record(event: TimelineEventInput): TimelineEvent {
     const stamped = {
       ...event,
-      seq: this.list.length,
+      seq: this.nextSeq++,
       at: event.at ?? this.clock.now(),
       update: this.updateValue,
     } as TimelineEvent;
@@ -378,7 +387,50 @@ export class Timeline {
 
   /** Events of one update cycle (default: the current one). */
   eventsOf(update = this.updateValue): readonly TimelineEvent[] {
-    return this.list.filter((e) => e.update === update);
+    return this.events.filter((e) => e.update === update);
+  }
+
+  /**
+   * Appends a hook event from its parts, without building an object (the orchestrator records one
+   * per object and hook); it reads back as a {@link HookEvent}. Not part of the public surface.
+   *
+   * @internal
+   */
+  recordHook(
+    bootId: number,
+    hook: string,
+    owner: "object" | "flb",
+    driver: string,
+    session: string | undefined,
+    token: bigint | undefined,
+    start: number,
+    end: number,
+    error: TimelineError | undefined,
+  ): void {
+    this.hooks.push(
+      this.nextSeq++,
+      this.updateValue,
+      bootId,
+      hook,
+      owner,
+      driver,
+      session,
+      token,
+      start,
+      end,
+      error,
+    );
+  }
+
+  /** Merges what was recorded since the last read into {@link Timeline.events}, in `seq` order. */
+  private catchUp(): void {
+    const h = this.hooks;
+    while (this.mergedList < this.list.length || this.mergedHooks < h.length) {
+      const listSeq = this.mergedList < this.list.length ? this.list[this.mergedList]!.seq : Infinity;
+      const hookSeq = this.mergedHooks < h.length ? h.seqOf(this.mergedHooks) : Infinity;
+      if (listSeq < hookSeq) this.merged.push(this.list[this.mergedList++]!);
+      else this.merged.push(h.event(this.mergedHooks++));
+    }
   }
 
   /**
@@ -529,17 +581,87 @@ export class Timeline {
   }
 }
 
+/** Hook events per chunk of {@link HookColumns} (a power of two). */
+const HOOK_CHUNK = 1024;
+/** Numeric columns of a hook event: seq, update, bootId, start, end. */
+const HOOK_NUMBERS = 5;
+/** Reference columns of a hook event: hook, owner, driver, session, token, error. */
+const HOOK_REFS = 6;
+
 /**
- * Appends an event the caller built for the timeline alone (a fresh object with `at` set, never
- * reused) to `timeline`, stamping it in place instead of copying it as {@link Timeline.record}
- * does: for events recorded once per object and hook. Not part of the public surface.
- *
- * @internal
+ * Hook events stored column by column in fixed-size chunks, like a trace buffer: thousands per
+ * update cost the host a few slots each (no object per event, no array regrowth), and read back as
+ * {@link HookEvent}s.
  */
-export function appendOwnedEvent(timeline: Timeline, event: TimelineEventInput & { at: number }): void {
-  const list = timeline.events as TimelineEvent[];
-  const stamped = event as { seq?: number; update?: number };
-  stamped.seq = list.length;
-  stamped.update = timeline.update;
-  list.push(event as unknown as TimelineEvent);
+class HookColumns {
+  length = 0;
+  private readonly numbers: Float64Array[] = [];
+  private readonly refs: unknown[][] = [];
+
+  /** Appends one event's columns. */
+  push(
+    seq: number,
+    update: number,
+    bootId: number,
+    hook: string,
+    owner: "object" | "flb",
+    driver: string,
+    session: string | undefined,
+    token: bigint | undefined,
+    start: number,
+    end: number,
+    error: TimelineError | undefined,
+  ): void {
+    const slot = this.length % HOOK_CHUNK;
+    if (slot === 0) {
+      this.numbers.push(new Float64Array(HOOK_CHUNK * HOOK_NUMBERS));
+      this.refs.push(new Array(HOOK_CHUNK * HOOK_REFS));
+    }
+    const n = this.numbers[this.numbers.length - 1]!;
+    const r = this.refs[this.refs.length - 1]!;
+    const a = slot * HOOK_NUMBERS;
+    n[a] = seq;
+    n[a + 1] = update;
+    n[a + 2] = bootId;
+    n[a + 3] = start;
+    n[a + 4] = end;
+    const b = slot * HOOK_REFS;
+    r[b] = hook;
+    r[b + 1] = owner;
+    r[b + 2] = driver;
+    r[b + 3] = session;
+    r[b + 4] = token;
+    r[b + 5] = error;
+    this.length++;
+  }
+
+  /** `seq` of event `i`. */
+  seqOf(i: number): number {
+    return this.numbers[Math.floor(i / HOOK_CHUNK)]![(i % HOOK_CHUNK) * HOOK_NUMBERS]!;
+  }
+
+  /** Event `i` as an object (keys in the order the orchestrator always used). */
+  event(i: number): HookEvent {
+    const n = this.numbers[Math.floor(i / HOOK_CHUNK)]!;
+    const r = this.refs[Math.floor(i / HOOK_CHUNK)]!;
+    const a = (i % HOOK_CHUNK) * HOOK_NUMBERS;
+    const b = (i % HOOK_CHUNK) * HOOK_REFS;
+    const e: Record<string, unknown> = {
+      kind: "hook",
+      bootId: n[a + 2],
+      hook: r[b],
+      owner: r[b + 1],
+      driver: r[b + 2],
+    };
+    if (r[b + 3] !== undefined) e.session = r[b + 3];
+    if (r[b + 4] !== undefined) e.token = r[b + 4];
+    e.start = n[a + 3];
+    e.durationNs = n[a + 4]! - n[a + 3]!;
+    e.ok = r[b + 5] === undefined;
+    e.at = n[a + 4];
+    if (r[b + 5] !== undefined) e.error = r[b + 5];
+    e.seq = n[a];
+    e.update = n[a + 1];
+    return e as unknown as HookEvent;
+  }
 }

@@ -60,6 +60,65 @@ describe("PhysicalMemory", () => {
     expect(() => memory.writeU64(0x1000, 1 as unknown as bigint)).toThrow(BadAccessError);
   });
 
+  it("matches a byte-array model when reads interleave with small fills (lazy partial fills)", () => {
+    const size = 6 * MiB;
+    const at = fc.nat(size - 1);
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ kind: fc.constant("fill" as const), at, length: fc.nat(12_288), byte: fc.nat(255) }),
+            fc.record({ kind: fc.constant("write" as const), at, bytes: fc.uint8Array({ maxLength: 40 }) }),
+            fc.record({
+              kind: fc.constant("u32" as const),
+              at: fc.nat(size - 4),
+              value: fc.nat(0xffff_ffff),
+            }),
+            fc.record({ kind: fc.constant("read" as const), at, length: fc.nat(9000) }),
+            fc.record({ kind: fc.constant("peek" as const), at, length: fc.integer({ min: 1, max: 64 }) }),
+            fc.record({ kind: fc.constant("readU16" as const), at: fc.nat(size - 2) }),
+            fc.record({ kind: fc.constant("view" as const), at, length: fc.integer({ min: 1, max: 64 }) }),
+          ),
+          { maxLength: 60 },
+        ),
+        (operations) => {
+          const memory = new PhysicalMemory(new MemoryMap([{ base: 0, size, type: "ram" }]));
+          const model = new Uint8Array(size);
+          // A whole-section poison first, as a kexec does: partial fills then layer over it.
+          memory.fill(2 * MiB, 2 * MiB, 0x6b);
+          model.fill(0x6b, 2 * MiB, 4 * MiB);
+          for (const op of operations) {
+            if (op.kind === "fill") {
+              const length = Math.min(op.length, size - op.at);
+              memory.fill(op.at, length, op.byte);
+              model.fill(op.byte, op.at, op.at + length);
+            } else if (op.kind === "write") {
+              const bytes = op.bytes.subarray(0, size - op.at);
+              memory.write(op.at, bytes);
+              model.set(bytes, op.at);
+            } else if (op.kind === "u32") {
+              memory.writeU32(op.at, op.value);
+              new DataView(model.buffer).setUint32(op.at, op.value, true);
+            } else if (op.kind === "read") {
+              const length = Math.min(op.length, size - op.at);
+              expect(Buffer.compare(memory.read(op.at, length), model.subarray(op.at, op.at + length))).toBe(
+                0,
+              );
+            } else if (op.kind === "readU16") {
+              expect(memory.readU16(op.at)).toBe(new DataView(model.buffer).getUint16(op.at, true));
+            } else {
+              const length = Math.min(op.length, SECTION_SIZE - (op.at % SECTION_SIZE));
+              const got = op.kind === "peek" ? memory.peek(op.at, length) : memory.view(op.at, length);
+              expect(Buffer.compare(got, model.subarray(op.at, op.at + length))).toBe(0);
+            }
+          }
+          expect(Buffer.compare(memory.read(0, size), model)).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("matches a byte-array model under random writes, fills and copies", () => {
     const size = 8 * MiB;
     fc.assert(

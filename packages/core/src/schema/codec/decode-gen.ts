@@ -211,7 +211,8 @@ function emitDecodeCounted(
     const e = em.fresh("e");
     em.line(`const ${b} = h.deref(c, ${a}, ${n}, ${size}, ${alignOf(el)}, ${pp});`);
     em.line(`const ${d} = new DataView(${b}.buffer, ${b}.byteOffset, ${b}.byteLength);`);
-    em.line(`${t} = [];`);
+    // Presized up to a bound (a huge `new Array(n)` would be a slow dictionary array).
+    em.line(`${t} = ${n} <= 4096 ? new Array(${n}) : [];`);
     em.open(`for (let ${i} = 0; ${i} < ${n}; ${i}++)`);
     em.line(`const ${e} = ${i} * ${size};`);
     const r = emitDecodeType(
@@ -221,7 +222,7 @@ function emitDecodeCounted(
       element({ base: pp, parts: [] }, i),
       true,
     );
-    em.line(`${t}.push(${r});`);
+    em.line(`${t}[${i}] = ${r};`);
     em.close();
     em.line(`h.leave(c, ${a}, ${n} * ${size});`);
   }

@@ -31,10 +31,14 @@ export interface CodecLabel {
 
 /** Per-decode mutable state: memory, budgets, and the pointee ranges seen (for cycle/sharing checks). */
 export class DecodeState {
+  /** Number of pointees on the active chain (and the top of the `activeStart`/`activeEnd` stack). */
   depth = 0;
   pointees = 0;
   bytes = 0;
-  readonly active = new RangeSet();
+  /** The active chain as a stack (pointees are left in reverse order of entry): starts. */
+  readonly activeStart: number[] = [];
+  /** The active chain: ends. */
+  readonly activeEnd: number[] = [];
   readonly visited = new RangeSet();
   readonly maxDepth: number;
   readonly maxPointees: number;
@@ -47,6 +51,14 @@ export class DecodeState {
     this.maxDepth = budget.maxDepth ?? DEFAULT_DECODE_BUDGET.maxDepth;
     this.maxPointees = budget.maxPointees ?? DEFAULT_DECODE_BUDGET.maxPointees;
     this.maxBytes = budget.maxBytes ?? DEFAULT_DECODE_BUDGET.maxBytes;
+  }
+
+  /** Whether `[start, end)` intersects a pointee still being decoded (a cycle). */
+  onActiveChain(start: number, end: number): boolean {
+    for (let i = 0; i < this.depth; i++) {
+      if (start < this.activeEnd[i]! && this.activeStart[i]! < end) return true;
+    }
+    return false;
   }
 }
 
@@ -226,11 +238,9 @@ export class CodecRuntime {
     }
     if (z === end && terminated) return 5;
     for (let i = z + 1; i < end; i++) if (u8[i] !== 0) return 6;
-    if (ascii) {
-      let s = "";
-      for (let i = off; i < z; i++) s += String.fromCharCode(u8[i]!);
-      return s;
-    }
+    // One call for the whole run: concatenating per character allocates a string per byte.
+    if (ascii && z - off <= 256)
+      return String.fromCharCode.apply(null, u8.subarray(off, z) as unknown as number[]);
     try {
       return utf8Decoder.decode(u8.subarray(off, z));
     } catch {
@@ -305,7 +315,7 @@ export class CodecRuntime {
       );
     }
     const total = this.checkPointee(state.memory, phys, count, size, align, path);
-    if (state.active.overlaps(phys, total)) {
+    if (state.onActiveChain(phys, phys + total)) {
       throw new SchemaPointerCycleError(
         `pointer ${hex(phys)} leads back into a pointee being decoded`,
         this.ctx(path, { phys }),
@@ -319,7 +329,8 @@ export class CodecRuntime {
     }
     this.checkBudget(state.depth + 1, state.pointees + 1, state.bytes + total, state, path);
     const bytes = this.readPointee(state.memory, phys, total, path);
-    state.active.add(phys, phys + total);
+    state.activeStart[state.depth] = phys;
+    state.activeEnd[state.depth] = phys + total;
     state.visited.add(phys, phys + total);
     state.depth++;
     state.pointees++;
@@ -331,7 +342,13 @@ export class CodecRuntime {
    * {@link CodecRuntime.deref} for the root struct of a decode that follows no pointer: the same
    * checks (nothing can be shared or cyclic yet), without a {@link DecodeState}.
    */
-  derefRoot(memory: SchemaMemory, phys: number, size: number, align: number, budget?: DecodeBudget): Uint8Array {
+  derefRoot(
+    memory: SchemaMemory,
+    phys: number,
+    size: number,
+    align: number,
+    budget?: DecodeBudget,
+  ): Uint8Array {
     this.checkPointee(memory, phys, 1, size, align, "");
     this.checkBudget(1, 1, size, budget ?? DEFAULT_DECODE_BUDGET, "");
     return this.readPointee(memory, phys, size, "");
@@ -406,8 +423,7 @@ export class CodecRuntime {
   }
 
   /** Marks a pointee as fully decoded (no longer part of the active pointer chain). */
-  leave(state: DecodeState, phys: number, length: number): void {
-    state.active.remove(phys, phys + length);
+  leave(state: DecodeState, _phys: number, _length: number): void {
     state.depth--;
   }
 
