@@ -244,18 +244,24 @@ export class OutgoingUpdate {
   // forEach rather than iterators: these run once per phase (unoptimized) over every object.
   outgoingRecords(): OutParticipant[] {
     const out: OutParticipant[] = [];
-    this.outSessions.forEach((s) => s.records.forEach((p) => out.push(p)));
+    this.outSessions.forEach((s) => {
+      s.records.forEach((p) => {
+        out.push(p);
+      });
+    });
     return out;
   }
 
   activeParticipants(): OutParticipant[] {
     const list: OutParticipant[] = [];
-    this.flbParticipants.forEach((p) => list.push(p));
-    this.outSessions.forEach((s) =>
+    this.flbParticipants.forEach((p) => {
+      list.push(p);
+    });
+    this.outSessions.forEach((s) => {
       s.records.forEach((p) => {
         if (p.active) list.push(p);
-      }),
-    );
+      });
+    });
     return list.sort(byRankThenSeq);
   }
 
