@@ -68,6 +68,34 @@ export class PendingFills {
     this.bytes.splice(first, last - first, ...bytes);
   }
 
+  /** Records that the parts of `[start, end)` with nothing pending read as `byte` (a fill underneath). */
+  fillGaps(start: number, end: number, byte: number): void {
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const bytes: number[] = [];
+    let cursor = start;
+    for (let i = 0; i < this.starts.length; i++) {
+      const a = this.starts[i]!;
+      if (cursor < Math.min(a, end)) {
+        starts.push(cursor);
+        ends.push(Math.min(a, end));
+        bytes.push(byte);
+      }
+      starts.push(a);
+      ends.push(this.ends[i]!);
+      bytes.push(this.bytes[i]!);
+      cursor = Math.max(cursor, this.ends[i]!);
+    }
+    if (cursor < end) {
+      starts.push(cursor);
+      ends.push(end);
+      bytes.push(byte);
+    }
+    this.starts = starts;
+    this.ends = ends;
+    this.bytes = bytes;
+  }
+
   /** Records that `[start, end)` reads as `byte` (replacing what was pending there). */
   add(start: number, end: number, byte: number): void {
     if (end <= start) return;

@@ -135,8 +135,9 @@ export class PhysicalMemory {
   writeU8(phys: PhysAddr, value: number): void {
     if ((value & 0xff) !== value) throw new BadAccessError("u8 value", value);
     const s = this.checked(phys, 1);
+    const bytes = this.backing(s);
     if (this.pending[s] !== undefined) this.discard(s, phys & SECTION_MASK, 1);
-    this.backing(s)[phys & SECTION_MASK] = value;
+    bytes[phys & SECTION_MASK] = value;
   }
 
   /** Writes a little-endian u16. */
@@ -145,8 +146,8 @@ export class PhysicalMemory {
     const s = this.checked(phys, 2);
     const offset = phys & SECTION_MASK;
     if (offset <= SECTION_SIZE - 2) {
-      if (this.pending[s] !== undefined) this.discard(s, offset, 2);
       this.backing(s);
+      if (this.pending[s] !== undefined) this.discard(s, offset, 2);
       this.views[s]!.setUint16(offset, value, true);
       return;
     }
@@ -160,8 +161,8 @@ export class PhysicalMemory {
     const s = this.checked(phys, 4);
     const offset = phys & SECTION_MASK;
     if (offset <= SECTION_SIZE - 4) {
-      if (this.pending[s] !== undefined) this.discard(s, offset, 4);
       this.backing(s);
+      if (this.pending[s] !== undefined) this.discard(s, offset, 4);
       this.views[s]!.setUint32(offset, value, true);
       return;
     }
@@ -177,8 +178,8 @@ export class PhysicalMemory {
     const s = this.checked(phys, 8);
     const offset = phys & SECTION_MASK;
     if (offset <= SECTION_SIZE - 8) {
-      if (this.pending[s] !== undefined) this.discard(s, offset, 8);
       this.backing(s);
+      if (this.pending[s] !== undefined) this.discard(s, offset, 8);
       this.views[s]!.setBigUint64(offset, value, true);
       return;
     }
@@ -222,8 +223,9 @@ export class PhysicalMemory {
       const s = Math.floor(addr / SECTION_SIZE);
       const offset = addr - s * SECTION_SIZE;
       const chunk = Math.min(SECTION_SIZE - offset, src.length - done);
+      const bytes = this.backing(s);
       if (this.pending[s] !== undefined) this.discard(s, offset, chunk);
-      this.backing(s).set(
+      bytes.set(
         done === 0 && chunk === src.length ? src : src.subarray(done, done + chunk),
         offset,
       );
@@ -290,8 +292,9 @@ export class PhysicalMemory {
     if (offset + length > SECTION_SIZE) {
       throw new ViewStraddlesSectionError(phys, length);
     }
+    const bytes = this.backing(s);
     if (this.pending[s] !== undefined) this.settle(s, offset, length);
-    return this.backing(s).subarray(offset, offset + length);
+    return bytes.subarray(offset, offset + length);
   }
 
   /**
@@ -355,10 +358,19 @@ export class PhysicalMemory {
     let bytes = this.sections[s];
     if (bytes === undefined) {
       bytes = new Uint8Array(SECTION_SIZE);
-      const fill = this.fillBytes[s]!;
-      if (fill !== 0) bytes.fill(fill);
       this.sections[s] = bytes;
       this.views[s] = new DataView(bytes.buffer);
+      const fill = this.fillBytes[s]!;
+      if (fill !== 0) {
+        // The section's fill byte (poison) is applied lazily too, under what is already pending:
+        // the new kernel writes a few structures into poisoned sections and reads little else.
+        let p = this.pending[s];
+        if (p === undefined) {
+          p = new PendingFills();
+          this.pending[s] = p;
+        }
+        p.fillGaps(0, SECTION_SIZE, fill);
+      }
     }
     return bytes;
   }
@@ -367,7 +379,8 @@ export class PhysicalMemory {
   private settle(s: number, offset: number, length: number): void {
     const p = this.pending[s]!;
     if (!p.overlaps(offset, offset + length)) return;
-    p.cut(offset, offset + length, this.backing(s));
+    const target = this.backing(s);
+    p.cut(offset, offset + length, target);
     if (p.empty) this.pending[s] = undefined;
   }
 
