@@ -101,6 +101,8 @@ export class IncomingUpdate {
   readonly resetList: ResetReport[] = [];
   private resumed = false;
   private lossy: true | string[] | undefined;
+  /** Data folios of objects restored before the resume, freed after it (see `releaseData`). */
+  private readonly deferredData: { folios: readonly FolioRecord[]; who: Where }[] = [];
   /**
    * Folios restored by a driver, with the record or FLB that restored them. One map for the whole
    * handover: a folio belongs to one record (a folio claimed twice makes both records invalid).
@@ -173,6 +175,7 @@ export class IncomingUpdate {
       }
     }
     this.host.timeline.record({ kind: "resumed", bootId: this.host.kernel.bootId, restored, pending });
+    this.flushDeferredData();
     return true;
   }
 
@@ -219,6 +222,8 @@ export class IncomingUpdate {
 
   private finishSession(s: InSession): void {
     this.host.step("finish", "start");
+    // Never marked resumed: what restore queued is freed now at the latest.
+    this.flushDeferredData();
     // Restore-then-finish: objects never retrieved are restored now, so their drivers tear them down
     // through their usual hooks. A failure resets (or fails) the object; it is recorded, not thrown.
     for (const r of this.pendingInOrder(s)) {
@@ -633,7 +638,26 @@ export class IncomingUpdate {
     return this.lossy === true || this.lossy.includes(driver);
   }
 
+  /**
+   * Frees the data folios of a restored object or FLB (the orchestrator's encoding of its state,
+   * decoded now). Until the VMs resumed, they are only queued: freeing is not on the path to the
+   * resume, so it runs after the resume mark (or at finish), outside the blackout.
+   */
   private releaseData(folios: readonly FolioRecord[], who: Where): void {
+    if (!this.resumed) {
+      this.deferredData.push({ folios, who });
+      return;
+    }
+    this.freeData(folios, who);
+  }
+
+  /** Frees the data folios queued before the resume. */
+  private flushDeferredData(): void {
+    const queued = this.deferredData.splice(0);
+    for (let i = 0; i < queued.length; i++) this.freeData(queued[i]!.folios, queued[i]!.who);
+  }
+
+  private freeData(folios: readonly FolioRecord[], who: Where): void {
     for (const f of folios) {
       if (!f.data) continue;
       try {

@@ -38,6 +38,8 @@ describe("O(dirty) freeze: the handover is drafted at prepare and patched at fre
       expect(back.page).toBe(c.page);
       expect(back.value).toBe(i === 3 ? 31 : i * 10);
     });
+    // The data pages are freed after the resume mark.
+    b.luo.markResumed();
     expect(b.kho.incoming!.restoredCount).toBe(b.kho.incoming!.preservedCount);
   });
 
@@ -54,7 +56,11 @@ describe("O(dirty) freeze: the handover is drafted at prepare and patched at fre
     const b = kexecIntoNext(a);
     const vm = b.luo.retrieveSession("vm");
     for (const [i, c] of list.entries()) expect((vm.retrieve(i + 1) as Counter).value).toBe(c.value);
+    // Never marked resumed: the orchestrator's data pages wait for finish, which frees them.
+    const incoming = b.kho.incoming!;
+    expect(incoming.preservedCount - incoming.restoredCount).toBeGreaterThanOrEqual(4);
     vm.finish();
+    expect(incoming.restoredCount).toBe(incoming.preservedCount);
     expect(b.luo.phase).toBe("NORMAL");
   });
 

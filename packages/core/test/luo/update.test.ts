@@ -79,6 +79,11 @@ describe("a live update through an actual kexec", () => {
     const table = b.driver(CounterTable);
     expect(table.restoredFrom).toBe(7);
     expect(b.kho.incoming?.subtreeNames()).toContain(LUO_SUBTREE);
+    // The orchestrator's data pages (its encoding of each object) are freed once the VMs resumed,
+    // outside the blackout: until then they are the only preserved folios not restored.
+    const dataPages = b.kho.incoming!.preservedCount - b.kho.incoming!.restoredCount;
+    expect(dataPages).toBe(4);
+    expect(b.luo.markResumed()).toBe(true);
     // Every preserved folio has an owner again: the drivers restored theirs, the orchestrator
     // restored and freed its data pages and its own handover.
     expect(b.kho.incoming!.restoredCount).toBe(b.kho.incoming!.preservedCount);
