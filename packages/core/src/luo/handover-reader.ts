@@ -273,13 +273,6 @@ export function indexHandover(
     host.inSessions.set(s.name, session);
     for (let j = 0; j < s.files.length; j++) {
       const f = s.files[j]!;
-      if (session.records.has(f.token)) {
-        throw new LuoHandoverCorruptError(`luo handover: session "${s.name}" lists token ${f.token} twice`, {
-          driver: "luo",
-          session: s.name,
-          token: f.token,
-        });
-      }
       const { rt, version } = resolve(f.compatible);
       const record: InRecord = {
         session,
@@ -301,7 +294,16 @@ export function indexHandover(
       record.folios = parseFolios(f.folios, record, () => `session "${s.name}" token ${f.token}`);
       if (f.data > MAX_SAFE) record.invalid ??= outOfRange(`session "${s.name}" token ${f.token}`, f.data);
       if (f.data === 0n) record.invalid ??= `session "${s.name}" token ${f.token} has no data pointer`;
+      // One hash operation per record: a set that did not grow the map was a duplicate token.
+      const before = session.records.size;
       session.records.set(f.token, record);
+      if (session.records.size === before) {
+        throw new LuoHandoverCorruptError(`luo handover: session "${s.name}" lists token ${f.token} twice`, {
+          driver: "luo",
+          session: s.name,
+          token: f.token,
+        });
+      }
       records.push(record);
     }
   }

@@ -63,6 +63,15 @@ export class DecodeState {
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** Slots of the per-codec cache of decoded short strings (a power of two). */
+const CHARS_CACHE_SIZE = 256;
+
+/** Whether `s` is exactly the ASCII bytes `u8[from..to)`. */
+function sameAscii(s: string, u8: Uint8Array, from: number, to: number): boolean {
+  if (s.length !== to - from) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== u8[from + i]) return false;
+  return true;
+}
 const MAX_SCRATCH = 1 << 30;
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 const utf8Encoder = new TextEncoder();
@@ -96,6 +105,9 @@ function describe(value: unknown): string {
  * @internal
  */
 export class CodecRuntime {
+  /** Recently decoded short ASCII strings, by hash (see {@link CodecRuntime.readChars}). */
+  private readonly charsCache: (string | undefined)[] = new Array(CHARS_CACHE_SIZE);
+
   constructor(readonly label: CodecLabel) {}
 
   /** Joins a path prefix and a relative suffix such as `.extents[3]`. */
@@ -232,12 +244,25 @@ export class CodecRuntime {
     const end = off + n;
     let z = off;
     let ascii = true;
+    let hash = 0;
     while (z < end && u8[z] !== 0) {
-      if (u8[z]! >= 0x80) ascii = false;
+      const c = u8[z]!;
+      if (c >= 0x80) ascii = false;
+      hash = (Math.imul(hash, 31) + c) | 0;
       z++;
     }
     if (z === end && terminated) return 5;
     for (let i = z + 1; i < end; i++) if (u8[i] !== 0) return 6;
+    if (ascii && z - off <= 64) {
+      // Short ASCII strings (compatible strings, names) repeat across records: a hit costs a
+      // comparison instead of a new string.
+      const slot = (hash ^ (z - off)) & (CHARS_CACHE_SIZE - 1);
+      const cached = this.charsCache[slot];
+      if (cached !== undefined && sameAscii(cached, u8, off, z)) return cached;
+      const fresh = String.fromCharCode.apply(null, u8.subarray(off, z) as unknown as number[]);
+      this.charsCache[slot] = fresh;
+      return fresh;
+    }
     // One call for the whole run: concatenating per character allocates a string per byte.
     if (ascii && z - off <= 256)
       return String.fromCharCode.apply(null, u8.subarray(off, z) as unknown as number[]);
