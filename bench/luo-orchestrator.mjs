@@ -26,8 +26,8 @@
  *   serialization point can change;
  * - per-object hook overhead: time per object per hook as the timeline measures it around each hook
  *   call, and the orchestrator's own time per object per step (step time minus hook time, ÷ objects).
- * Strict and relaxed runs alternate so drift (JIT, GC, host load) affects both alike; the first
- * pair is a warm-up and is dropped.
+ * Strict and relaxed runs alternate so drift (JIT, GC, host load) affects both alike; three
+ * warm-up pairs per scenario come first and are dropped.
  *
  * Host GC: runs follow each other in one steady-state process, without forced collections. A
  * forced full GC after every run (the first recordings' method, `--gc-between-runs`) makes V8
@@ -319,9 +319,12 @@ const SCENARIOS = [
     every: Math.round(100 / NEEDED_PERCENT),
   },
 ];
+const WARMUP_PAIRS = 3;
 for (const scenario of SCENARIOS) {
-  run("strict", 1, scenario.every);
-  run("relaxed", 1, scenario.every);
+  for (let i = 0; i < WARMUP_PAIRS; i++) {
+    run("strict", 1, scenario.every);
+    run("relaxed", 1, scenario.every);
+  }
 }
 collectGarbage();
 const results = {};

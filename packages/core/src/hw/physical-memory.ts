@@ -225,10 +225,7 @@ export class PhysicalMemory {
       const chunk = Math.min(SECTION_SIZE - offset, src.length - done);
       const bytes = this.backing(s);
       if (this.pending[s] !== undefined) this.discard(s, offset, chunk);
-      bytes.set(
-        done === 0 && chunk === src.length ? src : src.subarray(done, done + chunk),
-        offset,
-      );
+      bytes.set(done === 0 && chunk === src.length ? src : src.subarray(done, done + chunk), offset);
       done += chunk;
     }
   }

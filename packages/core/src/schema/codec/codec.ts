@@ -169,7 +169,7 @@ function compile(struct: AnyStruct, label: CodecLabel): Codec<unknown> {
       }
       const state = new DecodeState(memory, budget);
       const bytes = runtime.deref(state, phys, 1, size, align, "");
-      return decodeFn(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, state, "");
+      return decodeFn(runtime.u8Of(bytes), runtime.dvOf(bytes), bytes.byteOffset, state, "");
     },
   };
   return Object.freeze(codec);

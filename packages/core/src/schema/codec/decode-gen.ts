@@ -115,10 +115,14 @@ function emitDecodeType(g: Gen, type: InlineType, loc: Loc, path: PathRef, behin
       const pp = em.fresh("p");
       const b = em.fresh("b");
       const d = em.fresh("d");
+      const u = em.fresh("u");
+      const k = em.fresh("k");
       em.line(`const ${pp} = ${pathExpr(path)};`);
       em.line(`const ${b} = h.deref(c, ${a}, 1, ${size}, ${alignOf(target)}, ${pp});`);
-      em.line(`const ${d} = new DataView(${b}.buffer, ${b}.byteOffset, ${b}.byteLength);`);
-      const r = emitDecodeType(g, target, { u8: b, dv: d, base: "", k: 0 }, { base: pp, parts: [] }, true);
+      // Whole-buffer views (cached by the runtime) at the pointee's offset: a DataView per pointee
+      // costs more than decoding a small struct.
+      em.line(`const ${u} = h.u8Of(${b}), ${d} = h.dvOf(${b}), ${k} = ${b}.byteOffset;`);
+      const r = emitDecodeType(g, target, { u8: u, dv: d, base: k, k: 0 }, { base: pp, parts: [] }, true);
       em.line(`${t} = ${r};`);
       em.line(`h.leave(c, ${a}, ${size});`);
       em.close();
@@ -209,16 +213,18 @@ function emitDecodeCounted(
     const d = em.fresh("d");
     const i = em.fresh("i");
     const e = em.fresh("e");
+    const u = em.fresh("u");
+    const k = em.fresh("k");
     em.line(`const ${b} = h.deref(c, ${a}, ${n}, ${size}, ${alignOf(el)}, ${pp});`);
-    em.line(`const ${d} = new DataView(${b}.buffer, ${b}.byteOffset, ${b}.byteLength);`);
+    em.line(`const ${u} = h.u8Of(${b}), ${d} = h.dvOf(${b}), ${k} = ${b}.byteOffset;`);
     // Presized up to a bound (a huge `new Array(n)` would be a slow dictionary array).
     em.line(`${t} = ${n} <= 4096 ? new Array(${n}) : [];`);
     em.open(`for (let ${i} = 0; ${i} < ${n}; ${i}++)`);
-    em.line(`const ${e} = ${i} * ${size};`);
+    em.line(`const ${e} = ${k} + ${i} * ${size};`);
     const r = emitDecodeType(
       g,
       el,
-      { u8: b, dv: d, base: e, k: 0 },
+      { u8: u, dv: d, base: e, k: 0 },
       element({ base: pp, parts: [] }, i),
       true,
     );

@@ -108,7 +108,30 @@ export class CodecRuntime {
   /** Recently decoded short ASCII strings, by hash (see {@link CodecRuntime.readChars}). */
   private readonly charsCache: (string | undefined)[] = new Array(CHARS_CACHE_SIZE);
 
+  /** The buffer whose whole-buffer views are cached (see {@link CodecRuntime.u8Of}). */
+  private viewBuffer: ArrayBufferLike | undefined;
+  private viewU8: Uint8Array = new Uint8Array(0);
+  private viewDv: DataView = new DataView(new ArrayBuffer(0));
+
   constructor(readonly label: CodecLabel) {}
+
+  /** A `Uint8Array` over the whole buffer of `bytes` (cached; offsets are `bytes.byteOffset`-based). */
+  u8Of(bytes: Uint8Array): Uint8Array {
+    if (bytes.buffer !== this.viewBuffer) this.cacheViews(bytes.buffer);
+    return this.viewU8;
+  }
+
+  /** A `DataView` over the whole buffer of `bytes` (cached, like {@link CodecRuntime.u8Of}). */
+  dvOf(bytes: Uint8Array): DataView {
+    if (bytes.buffer !== this.viewBuffer) this.cacheViews(bytes.buffer);
+    return this.viewDv;
+  }
+
+  private cacheViews(buffer: ArrayBufferLike): void {
+    this.viewBuffer = buffer;
+    this.viewU8 = new Uint8Array(buffer);
+    this.viewDv = new DataView(buffer);
+  }
 
   /** Joins a path prefix and a relative suffix such as `.extents[3]`. */
   path(base: string, rel: string): string {
