@@ -184,6 +184,18 @@ export class KhoIncoming {
     return this.memoryMap.folioCounts.reduce((a, b) => a + b, 0);
   }
 
+  /**
+   * Whether the previous kernel preserved a folio of exactly `order` at `phys`: one bitmap test
+   * (the boot already refused handovers whose folios overlap), for checking long folio lists.
+   */
+  isPreservedFolio(phys: PhysAddr, order: number): boolean {
+    this.kernel.assertAlive("kho.isPreservedFolio");
+    if (!Number.isSafeInteger(phys) || phys < 0 || !Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER)
+      return false;
+    if (phys % (PAGE_SIZE * 2 ** order) !== 0) return false;
+    return testBit(this.memoryMap.bitmaps.get(order), phys / PAGE_SIZE, order);
+  }
+
   /** The order the previous kernel preserved a folio at `phys` with, if `phys` is a folio head. */
   preservedOrderAt(phys: PhysAddr): number | undefined {
     this.kernel.assertAlive("kho.preservedOrderAt");

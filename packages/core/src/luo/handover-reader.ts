@@ -184,25 +184,29 @@ export function indexHandover(
     claimSize.push(own[i]!.size);
     claimOwner.push(luoOwner);
   }
-  // The label is only built for a message (once per record at most).
+  // The record's label is only built for a message.
   const parseFolios = (
     list: readonly { phys: bigint; order: number; flags: number }[],
     owner: { invalid: string | undefined },
-    label: () => string,
+    session: string | undefined,
+    what: string | bigint,
   ): FolioRecord[] => {
-    const out: FolioRecord[] = [];
+    const out: FolioRecord[] = new Array(list.length);
+    let n = 0;
     for (let i = 0; i < list.length; i++) {
       const f = list[i]!;
       const phys = f.phys > MAX_SAFE ? -1 : Number(f.phys);
-      if (phys < 0 || incoming.preservedOrderAt(phys) !== f.order) {
-        owner.invalid ??= `${label()}.folios[${i}] (0x${f.phys.toString(16)} order ${f.order}) was not preserved with that order`;
+      if (phys < 0 || !incoming.isPreservedFolio(phys, f.order)) {
+        const label = session === undefined ? `flb ${String(what)}` : `session "${session}" token ${what}`;
+        owner.invalid ??= `${label}.folios[${i}] (0x${f.phys.toString(16)} order ${f.order}) was not preserved with that order`;
         continue;
       }
-      out.push({ phys, order: f.order, data: (f.flags & LUO_FOLIO_DATA) !== 0 });
+      out[n++] = { phys, order: f.order, data: (f.flags & LUO_FOLIO_DATA) !== 0 };
       claimBase.push(phys);
       claimSize.push(folioBytes(f.order));
       claimOwner.push(owner);
     }
+    if (n < out.length) out.length = n;
     return out;
   };
   const outOfRange = (label: string, data: bigint): string =>
@@ -238,7 +242,7 @@ export function indexHandover(
       invalid: undefined,
       error: undefined,
     };
-    flb.folios = parseFolios(f.folios, flb, () => `flb ${f.compatible}`);
+    flb.folios = parseFolios(f.folios, flb, undefined, f.compatible);
     if (f.data > MAX_SAFE) flb.invalid ??= outOfRange(`flb ${f.compatible}`, f.data);
     if (f.data === 0n) flb.invalid ??= `flb ${f.compatible} has no data pointer`;
     if (seenFlbs.has(f.compatible))
@@ -291,7 +295,7 @@ export function indexHandover(
         error: undefined,
         flbUser: false,
       };
-      record.folios = parseFolios(f.folios, record, () => `session "${s.name}" token ${f.token}`);
+      record.folios = parseFolios(f.folios, record, s.name, f.token);
       if (f.data > MAX_SAFE) record.invalid ??= outOfRange(`session "${s.name}" token ${f.token}`, f.data);
       if (f.data === 0n) record.invalid ??= `session "${s.name}" token ${f.token} has no data pointer`;
       // One hash operation per record: a set that did not grow the map was a duplicate token.

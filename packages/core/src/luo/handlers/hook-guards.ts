@@ -67,7 +67,7 @@ function isThenable(value: unknown): boolean {
   );
 }
 
-type BoundHook = (...args: unknown[]) => unknown;
+type BoundHook = (a?: unknown, b?: unknown) => unknown;
 
 /**
  * Bound hooks per driver instance, resolved once: metadata lookups (reflect-metadata) cost
@@ -95,8 +95,9 @@ function resolveHook(instance: object, hook: HookName): BoundHook | undefined {
   const method = (instance as Record<string | symbol, unknown>)[key];
   if (typeof method !== "function") return undefined;
   const name = getHandlerMetadata(instance.constructor)?.name ?? instance.constructor.name;
-  return (...args: unknown[]) => {
-    const result = (method as (...a: unknown[]) => unknown).apply(instance, args);
+  // Hooks take at most two arguments (object or state, context): no rest array per call.
+  return (a?: unknown, b?: unknown) => {
+    const result = (method as (...x: unknown[]) => unknown).call(instance, a, b);
     if (isThenable(result)) {
       (result as Promise<unknown>).then(undefined, () => undefined);
       throw new DriverHookAsyncError(name, hook);
