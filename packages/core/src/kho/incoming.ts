@@ -190,7 +190,13 @@ export class KhoIncoming {
    */
   isPreservedFolio(phys: PhysAddr, order: number): boolean {
     this.kernel.assertAlive("kho.isPreservedFolio");
-    if (!Number.isSafeInteger(phys) || phys < 0 || !Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER)
+    if (
+      !Number.isSafeInteger(phys) ||
+      phys < 0 ||
+      !Number.isInteger(order) ||
+      order < 0 ||
+      order > MAX_PAGE_ORDER
+    )
       return false;
     if (phys % (PAGE_SIZE * 2 ** order) !== 0) return false;
     return testBit(this.memoryMap.bitmaps.get(order), phys / PAGE_SIZE, order);

@@ -46,6 +46,8 @@ export interface OutParticipant {
   revision: number;
   /** Its preserve API for hook contexts, built once (at prepare) and reused at freeze. */
   api?: PreserveApi;
+  /** Session and token as the timeline names them (built on first use). */
+  hookWhere?: Partial<Where>;
 }
 
 /**

@@ -430,12 +430,9 @@ export class OutgoingUpdate {
   /** Runs a hook (or encode) of an outgoing participant, timed; failures become {@link LuoHookFailedError}. */
   private guarded<T>(hook: string, p: OutParticipant, fn: () => T): T {
     try {
-      return this.host.runHook(
-        p.rt,
-        hook,
-        p.kind === "object" ? { session: p.session!.handle.name, token: p.token! } : {},
-        fn,
-      );
+      // Built once per participant: hooks of every phase reuse it.
+      p.hookWhere ??= p.kind === "object" ? { session: p.session!.handle.name, token: p.token! } : {};
+      return this.host.runHook(p.rt, hook, p.hookWhere, fn);
     } catch (error) {
       throw this.wrapFailure(hook, p, error);
     }

@@ -168,12 +168,15 @@ export class IncomingUpdate {
     this.resumed = true;
     let restored = 0;
     let pending = 0;
-    for (const s of [...this.inSessions.values(), ...this.finishedSessions.values()]) {
-      for (const r of s.records.values()) {
+    // forEach: once per boot (unoptimized) over every record, inside the blackout.
+    const count = (s: InSession): void => {
+      s.records.forEach((r) => {
         if (r.status === "pending") pending++;
         else if (r.status === "restored" || r.status === "finished") restored++;
-      }
-    }
+      });
+    };
+    this.inSessions.forEach(count);
+    this.finishedSessions.forEach(count);
     this.host.timeline.record({ kind: "resumed", bootId: this.host.kernel.bootId, restored, pending });
     this.flushDeferredData();
     return true;
