@@ -198,7 +198,7 @@ export class KhoIncoming {
       order > MAX_PAGE_ORDER
     )
       return false;
-    if (phys % (PAGE_SIZE * 2 ** order) !== 0) return false;
+    if (phys % (PAGE_SIZE * (1 << order)) !== 0) return false;
     return testBit(this.memoryMap.bitmaps.get(order), phys / PAGE_SIZE, order);
   }
 
