@@ -484,17 +484,14 @@ export class IncomingUpdate {
         r,
         this.restoredFolios,
       );
-      const ctx: RestoreContext = {
-        driver: rt.unit.name,
-        session: r.session.name,
-        token: r.token,
-        phase: "UPDATED",
-        writtenVersion: r.version,
-        compatible: r.compatible,
-        folios: api.folios,
-        restoreFolio: api.restoreFolio,
-        restorePages: api.restorePages,
-      };
+      const ctx = new ObjectRestoreContext(
+        rt.unit.name,
+        r.session.name,
+        r.token,
+        r.version,
+        r.compatible,
+        api,
+      );
       const object = this.host.runHook(rt, "restore", at, () => hook(state, ctx));
       r.object = object;
       r.status = "restored";
@@ -713,6 +710,32 @@ function dataRanges(folios: readonly FolioRecord[]): PhysRange[] {
   const out: PhysRange[] = [];
   for (const f of folios) if (f.data) out.push({ base: f.phys, size: folioBytes(f.order) });
   return out;
+}
+
+/**
+ * The context of an object's `restore` hook. A class, so that `folios` is computed only when a
+ * driver reads it (a getter on an object literal would make every context a slow object).
+ */
+class ObjectRestoreContext implements RestoreContext {
+  readonly phase = "UPDATED" as const;
+  readonly restoreFolio: RestoreApi["restoreFolio"];
+  readonly restorePages: RestoreApi["restorePages"];
+
+  constructor(
+    readonly driver: string,
+    readonly session: string,
+    readonly token: bigint,
+    readonly writtenVersion: number,
+    readonly compatible: string,
+    private readonly api: FolioRestorer,
+  ) {
+    this.restoreFolio = api.restoreFolio;
+    this.restorePages = api.restorePages;
+  }
+
+  get folios(): readonly PreservedFolio[] {
+    return this.api.folios;
+  }
 }
 
 /**
