@@ -12,6 +12,11 @@ export class PendingFills {
   private ends: number[] = [];
   private bytes: number[] = [];
 
+  /** Number of pending ranges. */
+  get size(): number {
+    return this.starts.length;
+  }
+
   /** Whether nothing is pending. */
   get empty(): boolean {
     return this.starts.length === 0;

@@ -7,6 +7,13 @@ import type { PhysAddr } from "./units.js";
 export const SECTION_SIZE = 2 * 1024 * 1024;
 const SECTION_MASK = SECTION_SIZE - 1;
 
+/** Granularity at which pending fills are applied (a page). */
+const PAGE_BYTES = 4096;
+/** Partial fills of backed sections up to this size are done at once instead of tracked. */
+const EAGER_FILL_BYTES = 16 * 1024;
+/** Pending ranges per section beyond which the section's pending fills are all applied. */
+const MAX_PENDING_RANGES = 512;
+
 /** Section is not covered by any region: every access fails. */
 const NOT_MEMORY = 0;
 /** Section lies entirely inside one region: accesses need no further check. */
@@ -247,6 +254,10 @@ export class PhysicalMemory {
         this.views[s] = undefined;
         this.pending[s] = undefined;
         this.fillBytes[s] = byte;
+      } else if (this.sections[s] !== undefined && chunk <= EAGER_FILL_BYTES) {
+        // Small fills of backed memory (a zeroed page) are cheaper done than tracked.
+        if (this.pending[s] !== undefined) this.dropPending(s, offset, chunk);
+        this.sections[s]!.fill(byte, offset, offset + chunk);
       } else if (this.sections[s] !== undefined || this.fillBytes[s] !== (byte & 0xff)) {
         let p = this.pending[s];
         if (p === undefined) {
@@ -254,9 +265,11 @@ export class PhysicalMemory {
           this.pending[s] = p;
         }
         p.add(offset, offset + chunk, byte & 0xff);
-      } else {
+        // Fragmented beyond use: apply everything once and drop the bookkeeping.
+        if (p.size > MAX_PENDING_RANGES) this.settle(s, 0, SECTION_SIZE);
+      } else if (this.pending[s] !== undefined) {
         // Unbacked and already reading as `byte`: only what was pending there changes.
-        if (this.pending[s] !== undefined) this.discard(s, offset, chunk);
+        this.dropPending(s, offset, chunk);
       }
       done += chunk;
     }
@@ -372,17 +385,31 @@ export class PhysicalMemory {
     return bytes;
   }
 
-  /** Applies the pending fills of section `s` that intersect `[offset, offset + length)` (a read). */
+  /**
+   * Applies the pending fills of section `s` on the pages that `[offset, offset + length)` touches
+   * (a read). Whole pages, so that scattered accesses do not fragment the pending ranges.
+   */
   private settle(s: number, offset: number, length: number): void {
     const p = this.pending[s]!;
-    if (!p.overlaps(offset, offset + length)) return;
+    const start = offset - (offset % PAGE_BYTES);
+    const end = Math.min(SECTION_SIZE, Math.ceil((offset + length) / PAGE_BYTES) * PAGE_BYTES);
+    if (!p.overlaps(start, end)) return;
     const target = this.backing(s);
-    p.cut(offset, offset + length, target);
+    p.cut(start, end, target);
     if (p.empty) this.pending[s] = undefined;
   }
 
-  /** Drops the pending fills of section `s` under `[offset, offset + length)` (about to be written). */
+  /**
+   * Before a write of `[offset, offset + length)` into section `s` (already backed): the written
+   * bytes drop what was pending under them, the rest of the pages they touch get it applied.
+   */
   private discard(s: number, offset: number, length: number): void {
+    this.dropPending(s, offset, length);
+    if (this.pending[s] !== undefined) this.settle(s, offset, length);
+  }
+
+  /** Drops the pending fills of section `s` under `[offset, offset + length)` exactly. */
+  private dropPending(s: number, offset: number, length: number): void {
     const p = this.pending[s]!;
     p.cut(offset, offset + length);
     if (p.empty) this.pending[s] = undefined;

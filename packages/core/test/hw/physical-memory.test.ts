@@ -67,7 +67,13 @@ describe("PhysicalMemory", () => {
       fc.property(
         fc.array(
           fc.oneof(
-            fc.record({ kind: fc.constant("fill" as const), at, length: fc.nat(12_288), byte: fc.nat(255) }),
+            fc.record({
+              kind: fc.constant("fill" as const),
+              at,
+              // Small fills are applied at once, larger ones tracked and applied when read.
+              length: fc.oneof(fc.nat(12_288), fc.integer({ min: 16_385, max: 300_000 })),
+              byte: fc.nat(255),
+            }),
             fc.record({ kind: fc.constant("write" as const), at, bytes: fc.uint8Array({ maxLength: 40 }) }),
             fc.record({
               kind: fc.constant("u32" as const),
@@ -115,8 +121,20 @@ describe("PhysicalMemory", () => {
           expect(Buffer.compare(memory.read(0, size), model)).toBe(0);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 80 },
     );
+  });
+
+  it("applies a section's pending fills at once when they fragment (and reads stay exact)", () => {
+    const memory = new PhysicalMemory(new MemoryMap([{ base: 0, size: 4 * MiB, type: "ram" }]));
+    // 600 small fills of a never-written section: each is tracked, none applied yet.
+    for (let i = 0; i < 600; i++) memory.fill(i * 2048, 1024, i % 2 === 0 ? 0x6b : 0x5a);
+    expect(memory.backedBytes()).toBe(SECTION_SIZE); // fragmented: applied, so backed
+    for (const i of [0, 1, 299, 599]) {
+      expect(memory.readU8(i * 2048)).toBe(i % 2 === 0 ? 0x6b : 0x5a);
+      expect(memory.readU8(i * 2048 + 1500)).toBe(0);
+    }
+    expect(memory.readU8(600 * 2048 + 10)).toBe(0);
   });
 
   it("matches a byte-array model under random writes, fills and copies", () => {
