@@ -7,7 +7,7 @@
  * Uses the built package (`npx tsc -b` first). Run: `node --expose-gc bench/luo-orchestrator.mjs`
  * Options: `--objects N` (default 1000), `--dirty P` (percent, default 1), `--needed P` (percent
  * of the objects the VMs need before they resume in the subset scenario, default 10), `--reps N`
- * (default 21; times are medians), `--memory SIZE` (default 1G), `--json FILE`, `--gc-between-runs`
+ * (default 31; times are medians), `--memory SIZE` (default 1G), `--json FILE`, `--gc-between-runs`
  * (the method of earlier recordings: a forced full GC after every run), `--gc-before-freeze`
  * (diagnostic: collect the brownout's garbage right before freeze).
  *
@@ -26,8 +26,8 @@
  *   serialization point can change;
  * - per-object hook overhead: time per object per hook as the timeline measures it around each hook
  *   call, and the orchestrator's own time per object per step (step time minus hook time, ÷ objects).
- * Strict and relaxed runs alternate so drift (JIT, GC, host load) affects both alike; three
- * warm-up pairs per scenario come first and are dropped.
+ * Strict and relaxed runs alternate so drift (JIT, GC, host load) affects both alike; eight
+ * warm-up pairs right before each scenario's runs are dropped.
  *
  * Host GC: runs follow each other in one steady-state process, without forced collections. A
  * forced full GC after every run (the first recordings' method, `--gc-between-runs`) makes V8
@@ -73,7 +73,7 @@ const { values: options } = parseArgs({
     dirty: { type: "string", default: "1" },
     needed: { type: "string", default: "10" },
     "gc-before-freeze": { type: "boolean", default: false },
-    reps: { type: "string", default: "21" },
+    reps: { type: "string", default: "31" },
     "gc-between-runs": { type: "boolean", default: false },
     memory: { type: "string", default: "1G" },
     json: { type: "string" },
@@ -319,16 +319,15 @@ const SCENARIOS = [
     every: Math.round(100 / NEEDED_PERCENT),
   },
 ];
-const WARMUP_PAIRS = 3;
+const WARMUP_PAIRS = 8;
+collectGarbage();
+const results = {};
 for (const scenario of SCENARIOS) {
+  // Warm-up right before the measured runs: JIT tiers and the heap's sizes settle for this scenario.
   for (let i = 0; i < WARMUP_PAIRS; i++) {
     run("strict", 1, scenario.every);
     run("relaxed", 1, scenario.every);
   }
-}
-collectGarbage();
-const results = {};
-for (const scenario of SCENARIOS) {
   const runs = { strict: [], relaxed: [] };
   for (let i = 0; i < REPS; i++) {
     for (const mode of ["strict", "relaxed"]) {

@@ -18,6 +18,8 @@ export interface MemblockReservation extends PhysRange {
  */
 export class Memblock {
   private readonly reservations: MemblockReservation[] = [];
+  /** Reservations of one label sorted by base, for {@link Memblock.isReservedAs}. */
+  private readonly byLabel = new Map<string, MemblockReservation[]>();
   private usable: PhysRange[];
   private scratchOnly: boolean;
   private readonly allMemory: PhysRange[];
@@ -66,6 +68,7 @@ export class Memblock {
       const base = alignDown(top - size, align);
       if (base >= range.base) {
         this.reservations.push({ base, size, label });
+        this.byLabel.delete(label);
         return base;
       }
     }
@@ -79,6 +82,7 @@ export class Memblock {
   /** Records `[base, base + size)` as reserved (mirrors `memblock_reserve`). */
   reserve(base: PhysAddr, size: number, label: string): void {
     this.reservations.push({ base, size, label });
+    this.byLabel.delete(label);
   }
 
   /** All reservations, in the order they were made. */
@@ -98,8 +102,27 @@ export class Memblock {
 
   /** True when the range lies inside one reservation labelled `label`. */
   isReservedAs(base: PhysAddr, size: number, label: string): boolean {
-    for (const r of this.reservations) {
-      if (r.label === label && base >= r.base && base + size <= r.base + r.size) return true;
+    // Binary search in the label's reservations sorted by base (built on first use after a change):
+    // a KHO boot checks every restored folio against thousands of preserved runs.
+    let index = this.byLabel.get(label);
+    if (index === undefined) {
+      index = this.reservations.filter((r) => r.label === label).sort((a, b) => a.base - b.base);
+      this.byLabel.set(label, index);
+    }
+    let lo = 0;
+    let hi = index.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = index[mid]!;
+      if (r.base <= base) {
+        if (base + size <= r.base + r.size) return true;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    // Reservations of one label may overlap: fall back to a scan when the nearest one does not contain it.
+    for (let i = 0; i < index.length && index[i]!.base <= base; i++) {
+      const r = index[i]!;
+      if (base + size <= r.base + r.size) return true;
     }
     return false;
   }

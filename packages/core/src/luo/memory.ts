@@ -162,13 +162,48 @@ export class PreservedArena implements SchemaMemory {
  * @internal
  */
 export class HandoverReader implements SchemaMemory {
-  private readonly ranges: PhysRange[];
+  private readonly ranges: readonly PhysRange[];
 
+  /**
+   * @param memory - physical memory.
+   * @param ranges - the readable ranges.
+   * @param owned - `ranges` is a fresh array sorted by base, kept as is (no copy).
+   */
   constructor(
     private readonly memory: PhysicalMemory,
     ranges: readonly PhysRange[],
+    owned = false,
   ) {
-    this.ranges = ranges.length <= 1 ? ranges.slice() : [...ranges].sort((a, b) => a.base - b.base);
+    this.ranges = owned ? ranges : [...ranges].sort((a, b) => a.base - b.base);
+  }
+
+  /**
+   * A reader of the data folios (`data: true`) of one object's folio list. The usual list holds a
+   * single data folio: then no range list is built.
+   */
+  static ofDataFolios(
+    memory: PhysicalMemory,
+    folios: readonly { phys: number; order: number; data: boolean }[],
+  ): HandoverReader {
+    let single: { phys: number; order: number } | undefined;
+    let count = 0;
+    for (let i = 0; i < folios.length; i++) {
+      if (!folios[i]!.data) continue;
+      single = folios[i];
+      count++;
+    }
+    if (count === 1)
+      return new HandoverReader(memory, [{ base: single!.phys, size: folioBytes(single!.order) }], true);
+    const ranges: PhysRange[] = [];
+    for (let i = 0; i < folios.length; i++) {
+      const f = folios[i]!;
+      if (f.data) ranges.push({ base: f.phys, size: folioBytes(f.order) });
+    }
+    return new HandoverReader(
+      memory,
+      ranges.sort((a, b) => a.base - b.base),
+      true,
+    );
   }
 
   read(phys: number, length: number): Uint8Array {

@@ -102,7 +102,7 @@ export class IncomingUpdate {
   private resumed = false;
   private lossy: true | string[] | undefined;
   /** Data folios of objects restored before the resume, freed after it (see `releaseData`). */
-  private readonly deferredData: { folios: readonly FolioRecord[]; who: Where }[] = [];
+  private readonly deferredData: (InRecord | InFlb)[] = [];
   /**
    * Folios restored by a driver, with the record or FLB that restored them. One map for the whole
    * handover: a folio belongs to one record (a folio claimed twice makes both records invalid).
@@ -461,7 +461,6 @@ export class IncomingUpdate {
   }
 
   private restoreRecord(r: InRecord): void {
-    const who = { driver: r.rt?.unit.name ?? r.compatible, session: r.session.name, token: r.token };
     try {
       if (r.rt === undefined) {
         throw new LuoNoHandlerError(
@@ -471,9 +470,9 @@ export class IncomingUpdate {
         );
       }
       const rt = r.rt;
-      if (r.invalid !== undefined)
-        throw new LuoHandoverCorruptError(`luo handover: ${r.invalid}`, { ...who });
-      for (const flbUnit of rt.unit.flbs) this.acquireFlb(flbUnit);
+      if (r.invalid !== undefined) throw new LuoHandoverCorruptError(`luo handover: ${r.invalid}`, whoOf(r));
+      const flbs = rt.unit.flbs;
+      for (let i = 0; i < flbs.length; i++) this.acquireFlb(flbs[i]!);
       // The hook events name the driver through `rt`; `at` keeps only session and token.
       const at = { session: r.session.name, token: r.token };
       const state = this.decodeState(rt, r.version, r.compatible, r.dataPhys, r.folios, at);
@@ -497,10 +496,11 @@ export class IncomingUpdate {
       r.status = "restored";
       if ((typeof object === "object" && object !== null) || typeof object === "function")
         this.inIndex.set(object, r);
-      this.releaseData(r.folios, who);
-      this.warnUnclaimed(r, who);
+      this.releaseData(r);
+      this.warnUnclaimed(r);
     } catch (error) {
       if (error instanceof LuoRestoreAbortedError) throw error;
+      const who = whoOf(r) as Required<Where>;
       const policy = r.rt !== undefined ? r.rt.unit.meta.restorePolicy : r.resetAllowed ? "reset" : "abort";
       if (policy === "abort") {
         throw new LuoRestoreAbortedError(
@@ -565,8 +565,8 @@ export class IncomingUpdate {
       };
       this.host.runHook(rt, "restore", who, () => hook(state, ctx));
       flb.status = "restored";
-      this.releaseData(flb.folios, who);
-      this.warnUnclaimed(flb, who);
+      this.releaseData(flb);
+      this.warnUnclaimed(flb);
     } catch (error) {
       flb.error = error;
       if (unit.meta.restorePolicy === "abort") {
@@ -620,7 +620,7 @@ export class IncomingUpdate {
           ...at,
           field: "data",
         });
-      const reader = new HandoverReader(this.host.machine.memory, dataRanges(folios));
+      const reader = HandoverReader.ofDataFolios(this.host.machine.memory, folios);
       const decoded = meta.schema.version(version).codec.load(reader, dataPhys);
       // Written at the native version: the codec checked every invariant, nothing to migrate.
       if (version === meta.native) return decoded;
@@ -643,40 +643,46 @@ export class IncomingUpdate {
    * decoded now). Until the VMs resumed, they are only queued: freeing is not on the path to the
    * resume, so it runs after the resume mark (or at finish), outside the blackout.
    */
-  private releaseData(folios: readonly FolioRecord[], who: Where): void {
+  private releaseData(owner: InRecord | InFlb): void {
     if (!this.resumed) {
-      this.deferredData.push({ folios, who });
+      this.deferredData.push(owner);
       return;
     }
-    this.freeData(folios, who);
+    this.freeData(owner);
   }
 
   /** Frees the data folios queued before the resume. */
   private flushDeferredData(): void {
     const queued = this.deferredData.splice(0);
-    for (let i = 0; i < queued.length; i++) this.freeData(queued[i]!.folios, queued[i]!.who);
+    for (let i = 0; i < queued.length; i++) this.freeData(queued[i]!);
   }
 
-  private freeData(folios: readonly FolioRecord[], who: Where): void {
-    for (const f of folios) {
+  private freeData(owner: InRecord | InFlb): void {
+    const folios = owner.folios;
+    for (let i = 0; i < folios.length; i++) {
+      const f = folios[i]!;
       if (!f.data) continue;
       try {
         this.host.kho.restoreFolio(f.phys, f.order);
         this.host.kernel.freePages(f.phys, f.order);
       } catch (error) {
-        this.host.recordError("release", error, who);
+        this.host.recordError("release", error, whoOf(owner));
       }
     }
   }
 
-  private warnUnclaimed(owner: InRecord | InFlb, who: Where): void {
-    const left = owner.folios.filter((f) => !f.data && this.restoredFolios.get(f.phys) !== owner);
-    if (left.length === 0) return;
+  private warnUnclaimed(owner: InRecord | InFlb): void {
+    let left = 0;
+    const folios = owner.folios;
+    for (let i = 0; i < folios.length; i++) {
+      if (!folios[i]!.data && this.restoredFolios.get(folios[i]!.phys) !== owner) left++;
+    }
+    if (left === 0) return;
     this.host.timeline.record({
       kind: "warning",
       bootId: this.host.kernel.bootId,
-      message: `${left.length} preserved folio(s) were not restored by the driver and stay reserved`,
-      ...who,
+      message: `${left} preserved folio(s) were not restored by the driver and stay reserved`,
+      ...whoOf(owner),
     });
   }
 
@@ -703,13 +709,6 @@ export class IncomingUpdate {
     this.resetList.push(report);
     this.host.timeline.record({ kind: "reset", bootId: this.host.kernel.bootId, report });
   }
-}
-
-/** The data folios of an object (the orchestrator's encoding of its state) as readable ranges. */
-function dataRanges(folios: readonly FolioRecord[]): PhysRange[] {
-  const out: PhysRange[] = [];
-  for (const f of folios) if (f.data) out.push({ base: f.phys, size: folioBytes(f.order) });
-  return out;
 }
 
 /**
@@ -780,7 +779,10 @@ class FolioRestorer implements RestoreApi {
   private owns(phys: PhysAddr, order: number): boolean {
     const listed = this.holder.folios;
     if (listed.length <= 16) {
-      for (const f of listed) if (!f.data && f.phys === phys && f.order === order) return true;
+      for (let i = 0; i < listed.length; i++) {
+        const f = listed[i]!;
+        if (!f.data && f.phys === phys && f.order === order) return true;
+      }
       return false;
     }
     if (this.byPhys === undefined) {
@@ -789,4 +791,16 @@ class FolioRestorer implements RestoreApi {
     }
     return this.byPhys.get(phys) === order;
   }
+}
+
+/** Driver, session and token of a record (driver only for an FLB), as errors and warnings name them. */
+function whoOf(owner: InRecord | InFlb): Where {
+  if ("session" in owner) {
+    return {
+      driver: owner.rt?.unit.name ?? owner.compatible,
+      session: owner.session.name,
+      token: owner.token,
+    };
+  }
+  return { driver: owner.rt?.unit.name ?? owner.compatible };
 }
