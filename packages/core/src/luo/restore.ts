@@ -477,12 +477,7 @@ export class IncomingUpdate {
       const at = { session: r.session.name, token: r.token };
       const state = this.decodeState(rt, r.version, r.compatible, r.dataPhys, r.folios, at);
       const hook = hookOf(rt.raw, "restore")!;
-      const api = new FolioRestorer(
-        this.host.kho,
-        () => `${rt.unit.name} (session "${r.session.name}" token ${r.token})`,
-        r,
-        this.restoredFolios,
-      );
+      const api = new FolioRestorer(this.host.kho, r, this.restoredFolios);
       const ctx = new ObjectRestoreContext(
         rt.unit.name,
         r.session.name,
@@ -552,7 +547,7 @@ export class IncomingUpdate {
       const rt = flb.rt!;
       const state = this.decodeState(rt, flb.version, flb.compatible, flb.dataPhys, flb.folios, who);
       const hook = flbHookOf(rt.raw, "restore")!;
-      const api = new FolioRestorer(this.host.kho, () => `FLB ${unit.name}`, flb, this.restoredFolios);
+      const api = new FolioRestorer(this.host.kho, flb, this.restoredFolios);
       const ctx: FlbRestoreContext = {
         flb: unit.name,
         users: 0,
@@ -749,7 +744,6 @@ class FolioRestorer implements RestoreApi {
 
   constructor(
     private readonly kho: Kho,
-    private readonly owner: () => string,
     private readonly holder: InRecord | InFlb,
     private readonly restored: Map<number, InRecord | InFlb>,
   ) {}
@@ -764,7 +758,12 @@ class FolioRestorer implements RestoreApi {
 
   readonly restoreFolio = (phys: PhysAddr, order: number): PhysAddr => {
     if (!this.owns(phys, order) || this.restored.get(phys) === this.holder) {
-      throw new LuoFolioNotOwnedError(this.owner(), phys, order);
+      const who = whoOf(this.holder);
+      const owner =
+        who.session === undefined
+          ? `FLB ${who.driver}`
+          : `${who.driver} (session "${who.session}" token ${who.token})`;
+      throw new LuoFolioNotOwnedError(owner, phys, order);
     }
     const result = this.kho.restoreFolio(phys, order);
     this.restored.set(phys, this.holder);
