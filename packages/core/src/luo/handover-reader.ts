@@ -312,7 +312,7 @@ export function indexHandover(
     }
   }
   // No folio may be claimed twice (by two objects, or twice by one).
-  if (claimsDisjoint(claimBase, claimSize)) return records;
+  if (claimsDisjoint(claimBase, claimSize, own.length)) return records;
   const claims = claimBase.map((base, i) => ({ base, size: claimSize[i]!, owner: claimOwner[i]! }));
   claims.sort((a, b) => a.base - b.base);
   for (let i = 1; i < claims.length; i++) {
@@ -331,16 +331,36 @@ export function indexHandover(
 }
 
 /**
- * Whether the ranges `[base, base + size)` are pairwise disjoint, without sorting objects: sorted
- * independently, starts and ends of disjoint ranges interleave (each start at or after the previous
- * end); any overlap breaks that. Typed-array sorts are native, with no comparator calls.
+ * Whether the claimed ranges `[base, base + size)` are pairwise disjoint. The first `ownCount` are
+ * arbitrary ranges (the orchestrator's own handover memory), checked against all others; the rest
+ * are KHO folios (sizes powers of two, bases aligned to them — checked before), and two such
+ * blocks overlap only when one contains the other's base: a set of bases per size finds that in
+ * linear time, without sorting.
  */
-function claimsDisjoint(base: readonly number[], size: readonly number[]): boolean {
-  const starts = Float64Array.from(base);
-  const ends = new Float64Array(base.length);
-  for (let i = 0; i < base.length; i++) ends[i] = base[i]! + size[i]!;
-  starts.sort();
-  ends.sort();
-  for (let i = 1; i < starts.length; i++) if (starts[i]! < ends[i - 1]!) return false;
+function claimsDisjoint(base: readonly number[], size: readonly number[], ownCount: number): boolean {
+  for (let i = 0; i < ownCount; i++) {
+    const start = base[i]!;
+    const end = start + size[i]!;
+    for (let j = i + 1; j < base.length; j++) if (base[j]! < end && start < base[j]! + size[j]!) return false;
+  }
+  const bySize = new Map<number, Set<number>>();
+  for (let i = ownCount; i < base.length; i++) {
+    let bases = bySize.get(size[i]!);
+    if (bases === undefined) {
+      bases = new Set();
+      bySize.set(size[i]!, bases);
+    }
+    if (bases.has(base[i]!)) return false;
+    bases.add(base[i]!);
+  }
+  if (bySize.size > 1) {
+    const sizes = [...bySize.keys()];
+    for (let i = ownCount; i < base.length; i++) {
+      for (let k = 0; k < sizes.length; k++) {
+        const block = sizes[k]!;
+        if (block > size[i]! && bySize.get(block)!.has(base[i]! - (base[i]! % block))) return false;
+      }
+    }
+  }
   return true;
 }
