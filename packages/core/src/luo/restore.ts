@@ -477,15 +477,7 @@ export class IncomingUpdate {
       const at = { session: r.session.name, token: r.token };
       const state = this.decodeState(rt, r.version, r.compatible, r.dataPhys, r.folios, at);
       const hook = hookOf(rt.raw, "restore")!;
-      const api = new FolioRestorer(this.host.kho, r, this.restoredFolios);
-      const ctx = new ObjectRestoreContext(
-        rt.unit.name,
-        r.session.name,
-        r.token,
-        r.version,
-        r.compatible,
-        api,
-      );
+      const ctx = new ObjectRestoreContext(this.host.kho, r, this.restoredFolios, rt.unit.name);
       const object = this.host.runHook(rt, "restore", at, () => hook(state, ctx));
       r.object = object;
       r.status = "restored";
@@ -615,8 +607,14 @@ export class IncomingUpdate {
           ...at,
           field: "data",
         });
-      const reader = HandoverReader.ofDataFolios(this.host.machine.memory, folios);
-      const decoded = meta.schema.version(version).codec.load(reader, dataPhys);
+      const codec = meta.schema.version(version).codec;
+      const memory = this.host.machine.memory;
+      // A state without pointers is one struct: when it lies aligned inside a data folio, it is
+      // decoded in place. Anything else goes through the checked reader, which names the problem.
+      const decoded =
+        !codec.hasPointers && dataPhys % codec.align === 0 && inDataFolio(folios, dataPhys, codec.size)
+          ? codec.decodeAt(memory.peek(dataPhys, codec.size), 0)
+          : codec.load(HandoverReader.ofDataFolios(memory, folios), dataPhys);
       // Written at the native version: the codec checked every invariant, nothing to migrate.
       if (version === meta.native) return decoded;
       // The same rule negotiation applied to the read path on the old kernel's side.
@@ -707,32 +705,6 @@ export class IncomingUpdate {
 }
 
 /**
- * The context of an object's `restore` hook. A class, so that `folios` is computed only when a
- * driver reads it (a getter on an object literal would make every context a slow object).
- */
-class ObjectRestoreContext implements RestoreContext {
-  readonly phase = "UPDATED" as const;
-  readonly restoreFolio: RestoreApi["restoreFolio"];
-  readonly restorePages: RestoreApi["restorePages"];
-
-  constructor(
-    readonly driver: string,
-    readonly session: string,
-    readonly token: bigint,
-    readonly writtenVersion: number,
-    readonly compatible: string,
-    private readonly api: FolioRestorer,
-  ) {
-    this.restoreFolio = api.restoreFolio;
-    this.restorePages = api.restorePages;
-  }
-
-  get folios(): readonly PreservedFolio[] {
-    return this.api.folios;
-  }
-}
-
-/**
  * The restore API of one object or FLB: only the folios the old kernel listed for it (not the
  * orchestrator's data folios) may be restored, each once.
  */
@@ -802,4 +774,38 @@ function whoOf(owner: InRecord | InFlb): Where {
     };
   }
   return { driver: owner.rt?.unit.name ?? owner.compatible };
+}
+
+/**
+ * The context of an object's `restore` hook, and its restore API in the same object (one
+ * allocation per restored object). A class, so that `folios` is built only when a driver reads it.
+ */
+class ObjectRestoreContext extends FolioRestorer implements RestoreContext {
+  readonly phase = "UPDATED" as const;
+  readonly session: string;
+  readonly token: bigint;
+  readonly writtenVersion: number;
+  readonly compatible: string;
+
+  constructor(
+    kho: Kho,
+    record: InRecord,
+    restored: Map<number, InRecord | InFlb>,
+    readonly driver: string,
+  ) {
+    super(kho, record, restored);
+    this.session = record.session.name;
+    this.token = record.token;
+    this.writtenVersion = record.version;
+    this.compatible = record.compatible;
+  }
+}
+
+/** Whether `[phys, phys + size)` lies inside one data folio of the list. */
+function inDataFolio(folios: readonly FolioRecord[], phys: number, size: number): boolean {
+  for (let i = 0; i < folios.length; i++) {
+    const f = folios[i]!;
+    if (f.data && phys >= f.phys && phys + size <= f.phys + folioBytes(f.order)) return true;
+  }
+  return false;
 }
