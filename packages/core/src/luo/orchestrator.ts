@@ -43,7 +43,7 @@ import { LUO_TRANSITIONS, type LuoPhase, type LuoTransition } from "./phase.js";
 import { DriverRegistry, type HandlerUnit } from "./registry.js";
 import { IncomingUpdate } from "./restore.js";
 import { type IncomingSession, type LuoSession, newLuoSession } from "./session.js";
-import { Timeline, type TimelineEventInput, type TimelineStep, toTimelineError } from "./timeline.js";
+import { Timeline, type TimelineStep, toTimelineError } from "./timeline.js";
 
 /** Orchestrator settings of one boot. */
 export interface LuoOptions {

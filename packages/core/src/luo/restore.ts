@@ -1,5 +1,5 @@
 import type { Machine } from "../hw/machine.js";
-import type { PhysAddr, PhysRange } from "../hw/units.js";
+import type { PhysAddr } from "../hw/units.js";
 import type { KernelBuild } from "../kernel/build.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { Kho } from "../kho/kho.js";
