@@ -23,8 +23,7 @@ export type {
   RestoreApi,
   RestoreContext,
   SerializeContext,
-} from "./contexts.js";
-export * from "./decorators/index.js";
+} from "../luo/handlers/contexts.js";
 export {
   DriverCompatibleConflictError,
   DriverDeclarationError,
@@ -33,8 +32,14 @@ export {
   DriverHookAsyncError,
   DriverInjectionError,
   DriverMissingDependencyError,
-} from "./errors.js";
-export { type DriverHookTable, type FlbHookTable, flbHookOf, hasHook, hookOf } from "./hook-guards.js";
+} from "../luo/handlers/errors.js";
+export {
+  type DriverHookTable,
+  type FlbHookTable,
+  flbHookOf,
+  hasHook,
+  hookOf,
+} from "../luo/handlers/hook-guards.js";
 export {
   type FlbHookName,
   HOOK_METHOD_NAMES,
@@ -42,15 +47,7 @@ export {
   type HookName,
   UPSTREAM_FILE_OPS,
   UPSTREAM_FLB_OPS,
-} from "./hook-names.js";
-export type { CanFinish, CanFinishHook } from "./hooks/can-finish.hook.js";
-export type { CanPreserve, CanPreserveHook } from "./hooks/can-preserve.hook.js";
-export type { CancelHook, FlbCancelHook, OnCancel, OnFlbCancel } from "./hooks/cancel.hook.js";
-export type { FinishHook, FlbFinishHook, OnFinish, OnFlbFinish } from "./hooks/finish.hook.js";
-export type { FlbFreezeHook, FreezeHook, OnFlbFreeze, OnFreeze } from "./hooks/freeze.hook.js";
-export type { FlbPrepareHook, OnFlbPrepare, OnPrepare, PrepareHook } from "./hooks/prepare.hook.js";
-export type { FlbRestoreHook, OnFlbRestore, OnRestore, RestoreHook } from "./hooks/restore.hook.js";
-export type { FlbSerializeHook, OnFlbSerialize, OnSerialize, SerializeHook } from "./hooks/serialize.hook.js";
+} from "../luo/handlers/hook-names.js";
 export {
   getDriverMetadata,
   getFlbMetadata,
@@ -60,16 +57,14 @@ export {
   isDriverClass,
   isFlbClass,
   type PhaseGuardDeclaration,
-} from "./metadata.js";
-export { DRIVER_METADATA, FLB_METADATA, HOOKS_METADATA, PHASE_GUARDS_METADATA } from "./metadata-keys.js";
+} from "../luo/handlers/metadata.js";
 export {
-  type PhaseCell,
-  type PhaseTableRow,
-  phaseTable,
-  renderPhaseTable,
-  SESSION_OPERATION_TABLE,
-} from "./phase-table.js";
-export { KERNEL, KERNEL_BUILD, KHO, LUO, MACHINE, TIMELINE } from "./tokens.js";
+  DRIVER_METADATA,
+  FLB_METADATA,
+  HOOKS_METADATA,
+  PHASE_GUARDS_METADATA,
+} from "../luo/handlers/metadata-keys.js";
+export { KERNEL, KERNEL_BUILD, KHO, LUO, MACHINE, TIMELINE } from "../luo/handlers/tokens.js";
 export type {
   ClassList,
   DriverClass,
@@ -83,4 +78,20 @@ export type {
   ResetReport,
   RestorePolicy,
   SerializeAt,
-} from "./types.js";
+} from "../luo/handlers/types.js";
+export * from "./decorators/index.js";
+export type { CanFinish, CanFinishHook } from "./hooks/can-finish.hook.js";
+export type { CanPreserve, CanPreserveHook } from "./hooks/can-preserve.hook.js";
+export type { CancelHook, FlbCancelHook, OnCancel, OnFlbCancel } from "./hooks/cancel.hook.js";
+export type { FinishHook, FlbFinishHook, OnFinish, OnFlbFinish } from "./hooks/finish.hook.js";
+export type { FlbFreezeHook, FreezeHook, OnFlbFreeze, OnFreeze } from "./hooks/freeze.hook.js";
+export type { FlbPrepareHook, OnFlbPrepare, OnPrepare, PrepareHook } from "./hooks/prepare.hook.js";
+export type { FlbRestoreHook, OnFlbRestore, OnRestore, RestoreHook } from "./hooks/restore.hook.js";
+export type { FlbSerializeHook, OnFlbSerialize, OnSerialize, SerializeHook } from "./hooks/serialize.hook.js";
+export {
+  type PhaseCell,
+  type PhaseTableRow,
+  phaseTable,
+  renderPhaseTable,
+  SESSION_OPERATION_TABLE,
+} from "./phase-table.js";

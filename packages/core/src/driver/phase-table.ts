@@ -1,7 +1,7 @@
+import { DriverDeclarationError } from "../luo/handlers/errors.js";
+import { getHandlerMetadata, getPhaseGuards } from "../luo/handlers/metadata.js";
+import type { DriverClass, FlbClass } from "../luo/handlers/types.js";
 import { LUO_PHASES, type LuoPhase } from "../luo/phase.js";
-import { DriverDeclarationError } from "./errors.js";
-import { getHandlerMetadata, getPhaseGuards } from "./metadata.js";
-import type { DriverClass, FlbClass } from "./types.js";
 
 /**
  * One cell of a phase table: `allowed`, `dirty` (allowed during brownout; the object is

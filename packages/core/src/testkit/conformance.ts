@@ -1,13 +1,13 @@
 import type { DependencyContainer } from "tsyringe";
 import { hex, LiveUpdateError } from "../common/errors.js";
 import { Prng } from "../common/prng.js";
-import { getDriverMetadata, getFlbMetadata } from "../driver/metadata.js";
-import type { DriverClass, DriverMetadata } from "../driver/types.js";
 import { PAGE_SIZE } from "../hw/units.js";
 import { defineKernelBuild, type KernelBuild } from "../kernel/build.js";
 import { VirtualLayout } from "../kernel/layout.js";
 import type { LiveUpdateKernel } from "../luo/boot.js";
 import { LuoHookFailedError, LuoNegotiationRefusedError } from "../luo/errors.js";
+import { getDriverMetadata, getFlbMetadata } from "../luo/handlers/metadata.js";
+import type { DriverClass, DriverMetadata } from "../luo/handlers/types.js";
 import { folioBytes } from "../luo/memory.js";
 import type { LuoOptions } from "../luo/orchestrator.js";
 import { SchemaDowngradeRefusedError, SchemaLossyRefusedError } from "../schema/errors.js";

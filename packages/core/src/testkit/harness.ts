@@ -1,10 +1,10 @@
 import type { DependencyContainer } from "tsyringe";
-import type { DriverClass } from "../driver/types.js";
 import { Machine } from "../hw/machine.js";
 import type { KernelBuild } from "../kernel/build.js";
 import type { KexecHandoff } from "../kernel/kernel.js";
 import { bootLiveUpdateKernel, type LiveUpdateKernel } from "../luo/boot.js";
 import { LuoObjectResetError } from "../luo/errors.js";
+import type { DriverClass } from "../luo/handlers/types.js";
 import type { FinishReport, FreezeReport, LuoOptions, PrepareReport } from "../luo/orchestrator.js";
 import type { IncomingSession, LuoSession, PreserveOptions } from "../luo/session.js";
 import type { Timeline, TimelineEvent, UpdateSummary } from "../luo/timeline.js";

@@ -1,9 +1,9 @@
 import "reflect-metadata";
 import { LiveUpdateDriver } from "../driver/decorators/live-update-driver.decorator.js";
-import { DriverDeclarationError } from "../driver/errors.js";
-import { HOOK_METHOD_NAMES } from "../driver/hook-names.js";
-import { defineHookMethod, getDriverMetadata, getHookMethods } from "../driver/metadata.js";
-import type { DriverClass, DriverMetadata, LiveUpdateDriverOptions } from "../driver/types.js";
+import { DriverDeclarationError } from "../luo/handlers/errors.js";
+import { HOOK_METHOD_NAMES } from "../luo/handlers/hook-names.js";
+import { defineHookMethod, getDriverMetadata, getHookMethods } from "../luo/handlers/metadata.js";
+import type { DriverClass, DriverMetadata, LiveUpdateDriverOptions } from "../luo/handlers/types.js";
 
 /** The catalog a {@link withCatalog} variant declares instead of its base class's. */
 export interface CatalogOverride {

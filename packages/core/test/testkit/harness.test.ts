@@ -1,12 +1,12 @@
 import "reflect-metadata";
 import { describe, expect, it } from "vitest";
 import { Prng } from "../../src/common/prng.js";
-import { DriverDeclarationError } from "../../src/driver/errors.js";
-import { getDriverMetadata } from "../../src/driver/metadata.js";
 import { PAGE_SIZE } from "../../src/hw/units.js";
 import { defineKernelBuild } from "../../src/kernel/build.js";
 import { KernelGoneError } from "../../src/kernel/errors.js";
 import { LuoHookFailedError, LuoRestoreAbortedError } from "../../src/luo/errors.js";
+import { DriverDeclarationError } from "../../src/luo/handlers/errors.js";
+import { getDriverMetadata } from "../../src/luo/handlers/metadata.js";
 import { LUO_SCHEMA } from "../../src/luo/handover-schema.js";
 import {
   CORRUPTION_KINDS,

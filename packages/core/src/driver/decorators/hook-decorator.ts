@@ -1,5 +1,5 @@
-import type { HookName } from "../hook-names.js";
-import { defineHookMethod } from "../metadata.js";
+import type { HookName } from "../../luo/handlers/hook-names.js";
+import { defineHookMethod } from "../../luo/handlers/metadata.js";
 
 /**
  * The method decorator every hook decorator returns: records `key` as the method implementing

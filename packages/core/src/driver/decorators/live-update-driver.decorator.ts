@@ -1,8 +1,8 @@
 import "reflect-metadata";
 import { injectable } from "tsyringe";
-import { normalizeHandlerOptions } from "../metadata.js";
-import { DRIVER_METADATA } from "../metadata-keys.js";
-import type { DriverClass, LiveUpdateDriverOptions } from "../types.js";
+import { normalizeHandlerOptions } from "../../luo/handlers/metadata.js";
+import { DRIVER_METADATA } from "../../luo/handlers/metadata-keys.js";
+import type { DriverClass, LiveUpdateDriverOptions } from "../../luo/handlers/types.js";
 
 /**
  * Declares a live-update driver: its versioned state schema (compatible strings

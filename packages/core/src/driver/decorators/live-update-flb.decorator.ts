@@ -1,8 +1,8 @@
 import "reflect-metadata";
 import { injectable } from "tsyringe";
-import { normalizeHandlerOptions } from "../metadata.js";
-import { FLB_METADATA } from "../metadata-keys.js";
-import type { FlbClass, LiveUpdateFlbOptions } from "../types.js";
+import { normalizeHandlerOptions } from "../../luo/handlers/metadata.js";
+import { FLB_METADATA } from "../../luo/handlers/metadata-keys.js";
+import type { FlbClass, LiveUpdateFlbOptions } from "../../luo/handlers/types.js";
 
 /**
  * Declares File-Lifecycle-Bound shared state (upstream's FLB): driver-global state many objects

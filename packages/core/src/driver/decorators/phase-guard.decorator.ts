@@ -1,6 +1,6 @@
-import { DriverDeclarationError } from "../errors.js";
-import { addPhaseGuard, type PhaseGuardDeclaration } from "../metadata.js";
-import { operationGateOf } from "../operation-gate.js";
+import { DriverDeclarationError } from "../../luo/handlers/errors.js";
+import { addPhaseGuard, type PhaseGuardDeclaration } from "../../luo/handlers/metadata.js";
+import { operationGateOf } from "../../luo/handlers/operation-gate.js";
 
 /** Options of {@link PhaseGuard}. */
 export interface PhaseGuardOptions {

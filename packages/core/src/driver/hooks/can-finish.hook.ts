@@ -1,4 +1,4 @@
-import type { FinishContext } from "../contexts.js";
+import type { FinishContext } from "../../luo/handlers/contexts.js";
 
 /**
  * `canFinish` — upstream `can_finish`: may the object's session be finished now? A session

@@ -1,4 +1,4 @@
-import type { CancelContext, FlbCancelContext } from "../contexts.js";
+import type { CancelContext, FlbCancelContext } from "../../luo/handlers/contexts.js";
 
 /**
  * `cancel` — upstream `unfreeze` (when `ctx.frozen`) followed by `unpreserve`: undo prepare (and

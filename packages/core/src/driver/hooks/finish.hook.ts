@@ -1,4 +1,4 @@
-import type { FinishContext, FlbFinishContext } from "../contexts.js";
+import type { FinishContext, FlbFinishContext } from "../../luo/handlers/contexts.js";
 
 /**
  * `finish` — upstream `finish`: the update is over for this object (its session is finished);

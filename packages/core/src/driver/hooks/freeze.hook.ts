@@ -1,4 +1,4 @@
-import type { FlbFreezeContext, FreezeContext } from "../contexts.js";
+import type { FlbFreezeContext, FreezeContext } from "../../luo/handlers/contexts.js";
 
 /**
  * `freeze` — upstream `freeze`: the start of blackout (PREPARED → FROZEN). Consumers freeze before

@@ -1,4 +1,4 @@
-import type { FlbPrepareContext, PrepareContext } from "../contexts.js";
+import type { FlbPrepareContext, PrepareContext } from "../../luo/handlers/contexts.js";
 
 /**
  * `prepare` — first half of upstream `preserve`: runs at the start of brownout (NORMAL → PREPARED)

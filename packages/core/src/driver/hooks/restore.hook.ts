@@ -1,4 +1,4 @@
-import type { FlbRestoreContext, RestoreContext } from "../contexts.js";
+import type { FlbRestoreContext, RestoreContext } from "../../luo/handlers/contexts.js";
 
 /**
  * `restore` — upstream `retrieve`: in the new kernel, rebuilds the object from its state (already

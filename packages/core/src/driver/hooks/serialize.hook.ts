@@ -1,4 +1,4 @@
-import type { FlbSerializeContext, SerializeContext } from "../contexts.js";
+import type { FlbSerializeContext, SerializeContext } from "../../luo/handlers/contexts.js";
 
 /**
  * `serialize` — second half of upstream `preserve`: returns the object's state as a value of the
