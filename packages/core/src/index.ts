@@ -7,7 +7,7 @@
  */
 import "reflect-metadata";
 
-export { hex, LiveUpdateError } from "./common/errors.js";
+export { AbiDriftError, assertAbi, hex, LiveUpdateError } from "./common/errors.js";
 export { Prng } from "./common/prng.js";
 export * from "./driver/index.js";
 export * from "./hw/index.js";

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { assertAbi } from "../common/errors.js";
 import { PAGE_SIZE } from "../hw/units.js";
 
 /** `compatible` of the root KHO FDT. */
@@ -56,7 +57,11 @@ export function bitmapSpan(order: number): number {
   return PRESERVE_BITS * PAGE_SIZE * 2 ** order;
 }
 
-/** Throws when a pinned size disagrees with the upstream static asserts. Runs at load. */
+/**
+ * Throws when a pinned size disagrees with the upstream static asserts. Runs at load.
+ *
+ * @throws {@link AbiDriftError} naming the size that drifted.
+ */
 export function assertKhoAbi(): void {
   const checks: Array<[string, number, number]> = [
     ["KHOSER_BITMAP_SIZE", KHOSER_BITMAP_SIZE, 255],
@@ -67,9 +72,7 @@ export function assertKhoAbi(): void {
     ["sizeof(struct kho_scratch)", KHO_SCRATCH.sizeof, 16],
     ["sizeof(struct kho_vmalloc)", KHO_VMALLOC.sizeof, 16],
   ];
-  for (const [what, actual, expected] of checks) {
-    if (actual !== expected) throw new Error(`kho ABI drift: ${what} is ${actual}, expected ${expected}`);
-  }
+  assertAbi("kho", checks);
 }
 
 assertKhoAbi();

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { assertAbi } from "../../common/errors.js";
 
 /** The magic number every blob starts with (big-endian u32 at offset 0). */
 export const FDT_MAGIC = 0xd00dfeed;
@@ -106,16 +107,15 @@ export function fdtHeaderSize(version: number): number {
 // Layout self-checks: evaluated once at module load, they fail loudly if a constant is edited
 // inconsistently (the header is ten u32 fields, the last one ends the header, and libfdt's
 // reservation-map placement is the header rounded up to a reservation entry).
-const fieldOffsets = Object.values(FDT_HEADER_FIELDS);
-if (
-  fieldOffsets.length * 4 !== FDT_HEADER_SIZE ||
-  fieldOffsets.some((offset, index) => offset !== index * 4) ||
-  FDT_HEADER_FIELDS.sizeDtStruct + 4 !== FDT_HEADER_SIZE ||
-  FDT_HEADER_FIELDS.sizeDtStruct !== FDT_V16_HEADER_SIZE ||
-  FDT_SW_RSVMAP_OFFSET !== fdtAlign(FDT_HEADER_SIZE, FDT_RESERVE_ENTRY_SIZE) ||
-  FDT_SW_RSVMAP_OFFSET % FDT_RSVMAP_ALIGN !== 0 ||
-  FDT_RESERVE_ENTRY_SIZE !== 2 * 8 ||
-  FDT_PROP_HEADER_SIZE !== 3 * FDT_TAGSIZE
-) {
-  throw new Error("FDT ABI constants are inconsistent");
-}
+assertAbi("fdt", [
+  ["header size (ten u32 fields)", Object.keys(FDT_HEADER_FIELDS).length * 4, FDT_HEADER_SIZE],
+  ...Object.entries(FDT_HEADER_FIELDS).map(
+    ([name, offset], index) => [`offset of ${name}`, offset, index * 4] as const,
+  ),
+  ["end of sizeDtStruct", FDT_HEADER_FIELDS.sizeDtStruct + 4, FDT_HEADER_SIZE],
+  ["sizeDtStruct (v16 header size)", FDT_HEADER_FIELDS.sizeDtStruct, FDT_V16_HEADER_SIZE],
+  ["FDT_SW_RSVMAP_OFFSET", FDT_SW_RSVMAP_OFFSET, fdtAlign(FDT_HEADER_SIZE, FDT_RESERVE_ENTRY_SIZE)],
+  ["FDT_SW_RSVMAP_OFFSET % FDT_RSVMAP_ALIGN", FDT_SW_RSVMAP_OFFSET % FDT_RSVMAP_ALIGN, 0],
+  ["FDT_RESERVE_ENTRY_SIZE", FDT_RESERVE_ENTRY_SIZE, 2 * 8],
+  ["FDT_PROP_HEADER_SIZE", FDT_PROP_HEADER_SIZE, 3 * FDT_TAGSIZE],
+]);
