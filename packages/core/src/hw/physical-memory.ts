@@ -49,6 +49,11 @@ export class PhysicalMemory {
   private readonly fillBytes: Uint8Array;
   /** Partial-section fills not applied yet, per section. */
   private readonly pending: Array<PendingFills | undefined> = [];
+  /**
+   * Sections a {@link PhysicalMemory.view} was handed out for: views are live and may be kept, so
+   * fills of these sections are applied at once (a pending fill would be invisible through them).
+   */
+  private readonly viewed: Uint8Array;
   private readonly coverage: Uint8Array;
   private readonly scratch = new DataView(new ArrayBuffer(8));
   private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
@@ -58,6 +63,7 @@ export class PhysicalMemory {
     this.map = map;
     const count = Math.ceil(map.end() / SECTION_SIZE);
     this.fillBytes = new Uint8Array(count);
+    this.viewed = new Uint8Array(count);
     this.coverage = new Uint8Array(count);
     for (const region of map.regions) {
       const first = Math.floor(region.base / SECTION_SIZE);
@@ -253,8 +259,9 @@ export class PhysicalMemory {
         this.sections[s] = undefined;
         this.views[s] = undefined;
         this.pending[s] = undefined;
+        this.viewed[s] = 0;
         this.fillBytes[s] = byte;
-      } else if (this.sections[s] !== undefined && chunk <= EAGER_FILL_BYTES) {
+      } else if (this.sections[s] !== undefined && (chunk <= EAGER_FILL_BYTES || this.viewed[s] === 1)) {
         // Small fills of backed memory (a zeroed page) are cheaper done than tracked.
         if (this.pending[s] !== undefined) this.dropPending(s, offset, chunk);
         this.sections[s]!.fill(byte, offset, offset + chunk);
@@ -293,8 +300,10 @@ export class PhysicalMemory {
   }
 
   /**
-   * A zero-copy view of `[phys, phys + length)`, allocating the section's backing if needed.
-   * The range must not straddle a 2 MiB section; used by hot paths such as KHO bitmaps.
+   * A zero-copy, live view of `[phys, phys + length)`, allocating the section's backing if needed:
+   * writes through it are writes to memory, and later writes and fills show through it (until a
+   * fill of the whole section gives the section new backing). The range must not straddle a 2 MiB
+   * section; used by hot paths such as KHO bitmaps.
    */
   view(phys: PhysAddr, length: number): Uint8Array {
     const s = this.checked(phys, length);
@@ -303,14 +312,17 @@ export class PhysicalMemory {
       throw new ViewStraddlesSectionError(phys, length);
     }
     const bytes = this.backing(s);
+    // A view is live and may be kept: what is pending under it is applied now, and later fills of
+    // its section are applied at once.
     if (this.pending[s] !== undefined) this.settle(s, offset, length);
+    this.viewed[s] = 1;
     return bytes.subarray(offset, offset + length);
   }
 
   /**
    * Reads `[phys, phys + length)` for immediate use: a zero-copy view when the range lies in one
    * backed section, else a fresh copy (as {@link PhysicalMemory.read}). The caller must not write
-   * through it nor keep it; it allocates no backing (decoders use it on handover data).
+   * through it nor keep it (later fills are not applied to it). Decoders use it on handover data.
    */
   peek(phys: PhysAddr, length: number): Uint8Array {
     if (Number.isSafeInteger(length) && length > 0) {

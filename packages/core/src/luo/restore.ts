@@ -225,8 +225,6 @@ export class IncomingUpdate {
 
   private finishSession(s: InSession): void {
     this.host.step("finish", "start");
-    // Never marked resumed: what restore queued is freed now at the latest.
-    this.flushDeferredData();
     // Restore-then-finish: objects never retrieved are restored now, so their drivers tear them down
     // through their usual hooks. A failure resets (or fails) the object; it is recorded, not thrown.
     for (const r of this.pendingInOrder(s)) {
@@ -240,6 +238,9 @@ export class IncomingUpdate {
         });
       }
     }
+    // Never marked resumed: the data pages restore queued (including those of the objects just
+    // restored) are freed now at the latest.
+    this.flushDeferredData();
     const records = [...s.records.values()]
       .filter((r) => r.status === "restored")
       .sort((a, b) => b.rt!.unit.rank - a.rt!.unit.rank || b.index - a.index);
@@ -709,36 +710,38 @@ export class IncomingUpdate {
  * orchestrator's data folios) may be restored, each once.
  */
 class FolioRestorer implements RestoreApi {
-  /** The listed folios a driver may restore (built on first use). */
-  private own: PreservedFolio[] | undefined;
-  /** phys → order of {@link FolioRestorer.own}, for objects with many folios. */
-  private byPhys: Map<number, number> | undefined;
+  /** The listed folios a driver may restore (not the orchestrator's data folios). */
+  readonly folios: readonly PreservedFolio[];
+  // Private (`#`): a driver sees the restore API, not the orchestrator's bookkeeping.
+  readonly #kho: Kho;
+  readonly #holder: InRecord | InFlb;
+  readonly #restored: Map<number, InRecord | InFlb>;
+  /** phys → order of the listed folios, for objects with many folios (built on first use). */
+  #byPhys: Map<number, number> | undefined;
 
-  constructor(
-    private readonly kho: Kho,
-    private readonly holder: InRecord | InFlb,
-    private readonly restored: Map<number, InRecord | InFlb>,
-  ) {}
-
-  get folios(): readonly PreservedFolio[] {
-    if (this.own === undefined) {
-      this.own = [];
-      for (const f of this.holder.folios) if (!f.data) this.own.push({ phys: f.phys, order: f.order });
+  constructor(kho: Kho, holder: InRecord | InFlb, restored: Map<number, InRecord | InFlb>) {
+    this.#kho = kho;
+    this.#holder = holder;
+    this.#restored = restored;
+    const own: PreservedFolio[] = [];
+    const listed = holder.folios;
+    for (let i = 0; i < listed.length; i++) {
+      if (!listed[i]!.data) own.push({ phys: listed[i]!.phys, order: listed[i]!.order });
     }
-    return this.own;
+    this.folios = own;
   }
 
   readonly restoreFolio = (phys: PhysAddr, order: number): PhysAddr => {
-    if (!this.owns(phys, order) || this.restored.get(phys) === this.holder) {
-      const who = whoOf(this.holder);
+    if (!this.#owns(phys, order) || this.#restored.get(phys) === this.#holder) {
+      const who = whoOf(this.#holder);
       const owner =
         who.session === undefined
           ? `FLB ${who.driver}`
           : `${who.driver} (session "${who.session}" token ${who.token})`;
       throw new LuoFolioNotOwnedError(owner, phys, order);
     }
-    const result = this.kho.restoreFolio(phys, order);
-    this.restored.set(phys, this.holder);
+    const result = this.#kho.restoreFolio(phys, order);
+    this.#restored.set(phys, this.#holder);
     return result;
   };
 
@@ -747,20 +750,19 @@ class FolioRestorer implements RestoreApi {
     return phys;
   };
 
-  private owns(phys: PhysAddr, order: number): boolean {
-    const listed = this.holder.folios;
+  #owns(phys: PhysAddr, order: number): boolean {
+    const listed = this.folios;
     if (listed.length <= 16) {
       for (let i = 0; i < listed.length; i++) {
-        const f = listed[i]!;
-        if (!f.data && f.phys === phys && f.order === order) return true;
+        if (listed[i]!.phys === phys && listed[i]!.order === order) return true;
       }
       return false;
     }
-    if (this.byPhys === undefined) {
-      this.byPhys = new Map();
-      for (const f of listed) if (!f.data) this.byPhys.set(f.phys, f.order);
+    if (this.#byPhys === undefined) {
+      this.#byPhys = new Map();
+      for (const f of listed) this.#byPhys.set(f.phys, f.order);
     }
-    return this.byPhys.get(phys) === order;
+    return this.#byPhys.get(phys) === order;
   }
 }
 
@@ -778,7 +780,8 @@ function whoOf(owner: InRecord | InFlb): Where {
 
 /**
  * The context of an object's `restore` hook, and its restore API in the same object (one
- * allocation per restored object). A class, so that `folios` is built only when a driver reads it.
+ * allocation per restored object). Its own enumerable properties are exactly the
+ * {@link RestoreContext} members.
  */
 class ObjectRestoreContext extends FolioRestorer implements RestoreContext {
   readonly phase = "UPDATED" as const;

@@ -351,7 +351,10 @@ export class Timeline {
     return timeline;
   }
 
-  /** All events so far, oldest first. */
+  /**
+   * All events so far, oldest first: the list as of this read (read the property again to see
+   * events recorded later; hook events are stored column-wise and merged in on read).
+   */
   get events(): readonly TimelineEvent[] {
     this.catchUp();
     return this.merged;

@@ -125,6 +125,17 @@ describe("PhysicalMemory", () => {
     );
   });
 
+  it("keeps views live across later fills of their section", () => {
+    const memory = new PhysicalMemory(new MemoryMap([{ base: 0, size: 4 * MiB, type: "ram" }]));
+    memory.writeU8(0, 1);
+    const view = memory.view(0x1000, 16);
+    memory.fill(0, 64 * 1024, 0x6b); // larger than a fill done at once in unviewed memory
+    expect(view[0]).toBe(0x6b);
+    view[0] = 0x42;
+    expect(memory.readU8(0x1000)).toBe(0x42);
+    expect(memory.readU8(0x2000)).toBe(0x6b);
+  });
+
   it("applies a section's pending fills at once when they fragment (and reads stay exact)", () => {
     const memory = new PhysicalMemory(new MemoryMap([{ base: 0, size: 4 * MiB, type: "ram" }]));
     // 600 small fills of a never-written section: each is tracked, none applied yet.

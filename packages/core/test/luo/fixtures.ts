@@ -164,6 +164,8 @@ export class CounterTable {
 @injectable()
 export class CounterDriverBase {
   readonly restored = new Map<number, Counter>();
+  /** Every restore hook's context, as the driver received it. */
+  readonly restoreContexts: RestoreContext[] = [];
 
   constructor(
     readonly kernel: Kernel,
@@ -209,6 +211,7 @@ export class CounterDriverBase {
 
   onRestore(state: CounterV2Value, ctx: RestoreContext): Counter {
     this.probe.hit(`counter.restore:${ctx.token}`);
+    this.restoreContexts.push(ctx);
     const page = ctx.restoreFolio(Number(state.page), 0);
     const counter = new Counter(page, state.value, state.label);
     this.restored.set(page, counter);

@@ -101,4 +101,48 @@ describe("O(dirty) freeze: the handover is drafted at prepare and patched at fre
     const b = kexecIntoNext(a);
     expect((b.luo.retrieveSession("vm").retrieve(1) as Counter).value).toBe(5);
   });
+
+  it("frees the data pages of objects first restored by finish when the VMs were never marked resumed", () => {
+    const w = world("512M");
+    const a = w.boot(relaxed);
+    const counters = a.driver(CounterDriver);
+    const s = a.luo.createSession("vm");
+    for (let i = 0; i < 3; i++) s.preserve(i + 1, counters.create(i));
+    a.kernel.kexecLoad(relaxed);
+    a.luo.prepare();
+    a.luo.freeze();
+    const b = kexecIntoNext(a);
+    const incoming = b.kho.incoming!;
+    // Nothing retrieved, no resume mark: finish restores the objects (restore-then-finish) and must
+    // free their data pages too.
+    b.luo.retrieveSession("vm").finish();
+    expect(b.luo.phase).toBe("NORMAL");
+    expect(incoming.restoredCount).toBe(incoming.preservedCount);
+  });
+
+  it("hands restore hooks a context whose own properties are exactly the RestoreContext members", () => {
+    const w = world("512M");
+    const a = w.boot(relaxed);
+    const s = a.luo.createSession("vm");
+    s.preserve(1, a.driver(CounterDriver).create(5));
+    a.kernel.kexecLoad(relaxed);
+    const b = kexecIntoNext(a);
+    b.luo.retrieveSession("vm").retrieve(1);
+    const ctx = b.driver(CounterDriver).restoreContexts[0]!;
+    expect(Object.keys(ctx).sort()).toEqual(
+      [
+        "compatible",
+        "driver",
+        "folios",
+        "phase",
+        "restoreFolio",
+        "restorePages",
+        "session",
+        "token",
+        "writtenVersion",
+      ].sort(),
+    );
+    expect({ ...ctx }.folios).toEqual(ctx.folios);
+    expect(ctx.folios).toHaveLength(1);
+  });
 });

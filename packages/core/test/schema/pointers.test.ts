@@ -122,6 +122,19 @@ describe("pointers", () => {
     expect(errorCode(() => codec.load(memory, phys))).toBe("SCHEMA_POINTER_NOT_PRESERVED");
     expect(errorCode(() => codec.load(memory, -1))).toBe("SCHEMA_INVALID_VALUE");
   });
+
+  it("loads a pointer-free root struct too, checking it like a pointee", () => {
+    const memory = new InMemorySchemaMemory();
+    const codec = codecFor(Extent);
+    const extent = { phys: 0x1000n, pages: 2, flags: 1 };
+    const phys = codec.store(extent, memory);
+    expect(codec.load(memory, phys)).toEqual(extent);
+    expect(errorCode(() => codec.load(memory, phys + 4))).toBe("SCHEMA_POINTER_MISALIGNED");
+    expect(errorCode(() => codec.load(memory, phys, { maxBytes: 8 }))).toBe("SCHEMA_BUDGET_EXCEEDED");
+    expect(errorCode(() => codec.load(null as never, phys))).toBe("SCHEMA_NO_MEMORY");
+    memory.unpreserve(phys, 1);
+    expect(errorCode(() => codec.load(memory, phys))).toBe("SCHEMA_POINTER_NOT_PRESERVED");
+  });
 });
 
 describe("pointers: hostile handover data", () => {

@@ -397,6 +397,12 @@ export class CodecRuntime {
     align: number,
     budget?: DecodeBudget,
   ): Uint8Array {
+    if (memory === null || memory === undefined) {
+      throw new SchemaMemoryRequiredError(
+        "a pointer must be followed but no SchemaMemory was given",
+        this.ctx("", { phys }),
+      );
+    }
     this.checkPointee(memory, phys, 1, size, align, "");
     this.checkBudget(1, 1, size, budget ?? DEFAULT_DECODE_BUDGET, "");
     return this.readPointee(memory, phys, size, "");
