@@ -26,7 +26,7 @@ import {
   fdtAlign,
 } from "./abi.js";
 import { FdtBadNameError, FdtBadStateError, FdtBadValueError, FdtDuplicateNameError } from "./errors.js";
-import { FdtNode, type FdtTree } from "./tree.js";
+import { createFdtTree, FdtNode, type FdtTree, walkFdt } from "./tree.js";
 import {
   checkNoNul,
   checkPropertyName,
@@ -404,26 +404,16 @@ export class FdtBuilder {
  * @throws {@link FdtBadNameError} if the root is not named `""`, {@link FdtBadValueError} for a zero-size reservation.
  */
 export function encodeFdt(tree: FdtTree | FdtNode): Uint8Array {
-  const t: FdtTree = tree instanceof FdtNode ? { root: tree, reservations: [], bootCpuidPhys: 0 } : tree;
+  const t = tree instanceof FdtNode ? createFdtTree({ root: tree }) : tree;
   const builder = new FdtBuilder({ bootCpuidPhys: t.bootCpuidPhys, initialCapacity: 4096 });
   for (const r of t.reservations) builder.addReservation(r.address, r.size);
-  // Iterative walk: a deep tree must not overflow the JS stack.
-  const stack: { node: FdtNode; next: number }[] = [];
-  const open = (node: FdtNode): void => {
-    builder.beginNode(node.name);
-    for (const [name, value] of node.properties) builder.propBytes(name, value);
-    stack.push({ node, next: 0 });
-  };
-  open(t.root);
-  while (stack.length > 0) {
-    const top = stack.at(-1)!;
-    const child = top.node.children[top.next++];
-    if (child === undefined) {
-      builder.endNode();
-      stack.pop();
-    } else {
-      open(child);
-    }
-  }
+  walkFdt(
+    t.root,
+    (node) => {
+      builder.beginNode(node.name);
+      for (const [name, value] of node.properties) builder.propBytes(name, value);
+    },
+    () => builder.endNode(),
+  );
   return builder.finish();
 }

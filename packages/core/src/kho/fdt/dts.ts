@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { FdtNode, type FdtTree } from "./tree.js";
+import { createFdtTree, FdtNode, type FdtTree, walkFdt } from "./tree.js";
 
 /**
  * Prints a tree (or a bare root node) as devicetree source that `dtc -I dts` compiles back to the
@@ -17,29 +17,20 @@ import { FdtNode, type FdtTree } from "./tree.js";
  * The header's `boot_cpuid_phys` has no source syntax and is not printed.
  */
 export function fdtToDts(tree: FdtTree | FdtNode): string {
-  const t: FdtTree = tree instanceof FdtNode ? { root: tree, reservations: [], bootCpuidPhys: 0 } : tree;
+  const t = tree instanceof FdtNode ? createFdtTree({ root: tree }) : tree;
   const lines: string[] = ["/dts-v1/;", ""];
   for (const r of t.reservations) lines.push(`/memreserve/ ${hex64(r.address)} ${hex64(r.size)};`);
   if (t.reservations.length > 0) lines.push("");
-  const stack: { node: FdtNode; next: number }[] = [];
-  const open = (node: FdtNode): void => {
-    const indent = "\t".repeat(stack.length);
-    lines.push(`${indent}${stack.length === 0 ? "/" : node.name} {`);
-    for (const [name, value] of node.properties) lines.push(`${indent}\t${name}${formatValue(value)};`);
-    stack.push({ node, next: 0 });
-  };
-  open(t.root);
-  while (stack.length > 0) {
-    const top = stack.at(-1)!;
-    const child = top.node.children[top.next++];
-    if (child === undefined) {
-      stack.pop();
-      lines.push(`${"\t".repeat(stack.length)}};`);
-    } else {
-      if (top.next > 1 || top.node.properties.size > 0) lines.push("");
-      open(child);
-    }
-  }
+  walkFdt(
+    t.root,
+    (node, depth, index, parent) => {
+      if (parent !== undefined && (index > 0 || parent.properties.size > 0)) lines.push("");
+      const indent = "\t".repeat(depth);
+      lines.push(`${indent}${parent === undefined ? "/" : node.name} {`);
+      for (const [name, value] of node.properties) lines.push(`${indent}\t${name}${formatValue(value)};`);
+    },
+    (_node, depth) => lines.push(`${"\t".repeat(depth)}};`),
+  );
   return `${lines.join("\n")}\n`;
 }
 

@@ -56,6 +56,35 @@ export interface FdtTreeOptions {
   readonly bootCpuidPhys?: number;
 }
 
+/**
+ * Visits `root` and its subnodes depth first, children in order, without recursion (a deep tree
+ * must not overflow the JS stack): `enter` before a node's children, `leave` after them. `index`
+ * is the node's position among its parent's children (0 for the root).
+ *
+ * @internal
+ */
+export function walkFdt(
+  root: FdtNode,
+  enter: (node: FdtNode, depth: number, index: number, parent: FdtNode | undefined) => void,
+  leave: (node: FdtNode, depth: number) => void,
+): void {
+  const stack: { node: FdtNode; next: number }[] = [];
+  enter(root, 0, 0, undefined);
+  stack.push({ node: root, next: 0 });
+  while (stack.length > 0) {
+    const top = stack.at(-1)!;
+    const index = top.next++;
+    const child = top.node.children[index];
+    if (child === undefined) {
+      stack.pop();
+      leave(top.node, stack.length);
+    } else {
+      enter(child, stack.length, index, top.node);
+      stack.push({ node: child, next: 0 });
+    }
+  }
+}
+
 /** Creates an {@link FdtTree}, by default with an empty root, no reservations and boot CPU 0. */
 export function createFdtTree(options: FdtTreeOptions = {}): FdtTree {
   return {
