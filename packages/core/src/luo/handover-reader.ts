@@ -1,7 +1,4 @@
-import type { Machine } from "../hw/machine.js";
 import type { PhysRange } from "../hw/units.js";
-import type { KernelBuild } from "../kernel/build.js";
-import type { Kernel } from "../kernel/kernel.js";
 import type { Kho } from "../kho/kho.js";
 import { parseCompatibleString } from "../schema/versions/compatible.js";
 import { LuoHandoverCorruptError } from "./errors.js";
@@ -19,11 +16,12 @@ import {
   type InFlb,
   type InRecord,
   type InSession,
+  type LuoBootServices,
   MAX_SAFE,
   type UnitRuntime,
   type Where,
 } from "./orchestrator-model.js";
-import type { DriverRegistry, HandlerUnit } from "./registry.js";
+import type { HandlerUnit } from "./registry.js";
 
 /**
  * The new kernel's reading of the orchestrator's handover (`luo` subtree): decode, then index and
@@ -39,13 +37,7 @@ import type { DriverRegistry, HandlerUnit } from "./registry.js";
  *
  * @internal
  */
-export interface HandoverReaderHost {
-  readonly kernel: Kernel;
-  readonly kho: Kho;
-  readonly machine: Machine;
-  readonly build: KernelBuild;
-  readonly registry: DriverRegistry;
-  readonly runtimes: ReadonlyMap<HandlerUnit, UnitRuntime>;
+export interface HandoverReaderHost extends LuoBootServices {
   readonly inSessions: Map<string, InSession>;
   readonly inFlbs: Map<HandlerUnit, InFlb>;
   readonly unknownFlbs: InFlb[];

@@ -1,6 +1,10 @@
+import type { Machine } from "../hw/machine.js";
+import type { KernelBuild } from "../kernel/build.js";
+import type { Kernel } from "../kernel/kernel.js";
+import type { Kho } from "../kho/kho.js";
 import type { PreserveApi, PreservedFolio } from "./handlers/contexts.js";
 import type { PreservedArena } from "./memory.js";
-import type { HandlerUnit } from "./registry.js";
+import type { DriverRegistry, HandlerUnit } from "./registry.js";
 import type { IncomingObjectStatus, IncomingSession, LuoSession } from "./session.js";
 import type { HandoverObjectBytes } from "./timeline.js";
 import { toTimelineError } from "./timeline.js";
@@ -12,6 +16,20 @@ import { toTimelineError } from "./timeline.js";
  * @internal
  * @module
  */
+
+/**
+ * The boot's services every part of the orchestrator reads (its host interfaces extend this).
+ *
+ * @internal
+ */
+export interface LuoBootServices {
+  readonly kernel: Kernel;
+  readonly kho: Kho;
+  readonly machine: Machine;
+  readonly build: KernelBuild;
+  readonly registry: DriverRegistry;
+  readonly runtimes: ReadonlyMap<HandlerUnit, UnitRuntime>;
+}
 
 /** A driver or FLB of this boot: its unit, raw instance and kernel-bound proxy. */
 export interface UnitRuntime {

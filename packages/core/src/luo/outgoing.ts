@@ -134,22 +134,7 @@ export class OutgoingUpdate {
       throw new LuoObjectBusyError(r.session.name, r.token, r.rt?.unit.name ?? r.compatible);
     }
     const rt = this.handlerOf(name, token, object, options);
-    const p: OutParticipant = {
-      kind: "object",
-      rt,
-      seq: this.seq++,
-      session,
-      token,
-      object,
-      users: new Set(),
-      active: false,
-      prepared: false,
-      frozen: false,
-      dirty: false,
-      data: undefined,
-      folios: [],
-      revision: 0,
-    };
+    const p = this.newParticipant({ kind: "object", rt, session, token, object }, false);
     session.records.set(token, p);
     this.outIndex.set(object, p);
     if (this.host.phase !== "PREPARED") return;
@@ -269,22 +254,29 @@ export class OutgoingUpdate {
     return p.rt.unit.meta.serializeAt ?? this.host.options.serializeAt ?? "prepare";
   }
 
+  /** A participant in its initial state: nothing prepared, serialized or preserved yet. */
+  private newParticipant(
+    who: Pick<OutParticipant, "kind" | "rt" | "session" | "token" | "object">,
+    active: boolean,
+  ): OutParticipant {
+    return {
+      ...who,
+      seq: this.seq++,
+      users: new Set(),
+      active,
+      prepared: false,
+      frozen: false,
+      dirty: false,
+      data: undefined,
+      folios: [],
+      revision: 0,
+    };
+  }
+
   private flbParticipant(unit: HandlerUnit): OutParticipant {
     let flb = this.flbParticipants.get(unit);
     if (flb === undefined) {
-      flb = {
-        kind: "flb",
-        rt: this.host.runtimes.get(unit)!,
-        seq: this.seq++,
-        users: new Set(),
-        active: true,
-        prepared: false,
-        frozen: false,
-        dirty: false,
-        data: undefined,
-        folios: [],
-        revision: 0,
-      };
+      flb = this.newParticipant({ kind: "flb", rt: this.host.runtimes.get(unit)! }, true);
       this.flbParticipants.set(unit, flb);
     }
     return flb;

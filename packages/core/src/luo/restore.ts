@@ -1,7 +1,4 @@
-import type { Machine } from "../hw/machine.js";
 import type { PhysAddr } from "../hw/units.js";
-import type { KernelBuild } from "../kernel/build.js";
-import type { Kernel } from "../kernel/kernel.js";
 import type { Kho } from "../kho/kho.js";
 import {
   LuoFlbUnavailableError,
@@ -38,6 +35,7 @@ import {
   type InFlb,
   type InRecord,
   type InSession,
+  type LuoBootServices,
   type UnitRuntime,
   type Where,
 } from "./orchestrator-model.js";
@@ -56,13 +54,7 @@ import type { Timeline, TimelineStep } from "./timeline.js";
  *
  * @internal
  */
-export interface IncomingHost {
-  readonly kernel: Kernel;
-  readonly kho: Kho;
-  readonly machine: Machine;
-  readonly build: KernelBuild;
-  readonly registry: DriverRegistry;
-  readonly runtimes: ReadonlyMap<HandlerUnit, UnitRuntime>;
+export interface IncomingHost extends LuoBootServices {
   readonly timeline: Timeline;
   /** The orchestrator's phase. */
   readonly phase: LuoPhase;
