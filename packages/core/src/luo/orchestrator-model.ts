@@ -155,6 +155,18 @@ export function byRankThenSeq(a: OutParticipant, b: OutParticipant): number {
   return a.rt.unit.rank - b.rt.unit.rank || a.seq - b.seq;
 }
 
+/**
+ * Sorts `list` by {@link byRankThenSeq} in place, after a linear check: participants are mostly
+ * listed in that order already (one driver, preservation order), and the check is cheaper than
+ * a comparator sort inside the blackout.
+ */
+export function sortByRankThenSeq(list: OutParticipant[]): OutParticipant[] {
+  for (let i = 1; i < list.length; i++) {
+    if (byRankThenSeq(list[i - 1]!, list[i]!) > 0) return list.sort(byRankThenSeq);
+  }
+  return list;
+}
+
 /** Dependency order (providers first; unknown handlers first), then handover order. */
 export function byRankThenIndex(a: InRecord, b: InRecord): number {
   const ra = a.rt === undefined ? -1 : a.rt.unit.rank;

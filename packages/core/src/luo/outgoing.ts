@@ -24,6 +24,7 @@ import {
   type InRecord,
   type OutParticipant,
   type OutSession,
+  sortByRankThenSeq,
   type UnitRuntime,
   type Where,
 } from "./orchestrator-model.js";
@@ -247,7 +248,7 @@ export class OutgoingUpdate {
         if (p.active) list.push(p);
       });
     });
-    return list.sort(byRankThenSeq);
+    return sortByRankThenSeq(list);
   }
 
   serializeAt(p: OutParticipant): SerializeAt {

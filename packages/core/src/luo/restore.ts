@@ -157,6 +157,8 @@ export class IncomingUpdate {
    */
   markResumed(): boolean {
     if (this.resumed || this.host.kho.incoming?.subtreeNames().includes(LUO_SUBTREE) !== true) return false;
+    // The VMs resume at this call: the counts below are the report, not part of the blackout.
+    const at = this.host.timeline.now();
     this.resumed = true;
     let restored = 0;
     let pending = 0;
@@ -169,7 +171,7 @@ export class IncomingUpdate {
     };
     this.inSessions.forEach(count);
     this.finishedSessions.forEach(count);
-    this.host.timeline.record({ kind: "resumed", bootId: this.host.kernel.bootId, restored, pending });
+    this.host.timeline.record({ kind: "resumed", bootId: this.host.kernel.bootId, at, restored, pending });
     this.flushDeferredData();
     return true;
   }
