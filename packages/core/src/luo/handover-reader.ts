@@ -1,4 +1,5 @@
-import type { PhysRange } from "../hw/units.js";
+import { PAGE_SIZE, type PhysRange } from "../hw/units.js";
+import type { KhoIncoming } from "../kho/incoming.js";
 import type { Kho } from "../kho/kho.js";
 import { parseCompatibleString } from "../schema/versions/compatible.js";
 import { LuoHandoverCorruptError } from "./errors.js";
@@ -22,6 +23,7 @@ import {
   type Where,
 } from "./orchestrator-model.js";
 import type { HandlerUnit } from "./registry.js";
+import { TokenMap } from "./token-map.js";
 
 /**
  * The new kernel's reading of the orchestrator's handover (`luo` subtree): decode, then index and
@@ -187,8 +189,9 @@ export function indexHandover(
     let n = 0;
     for (let i = 0; i < list.length; i++) {
       const f = list[i]!;
-      const phys = f.phys > MAX_SAFE ? -1 : Number(f.phys);
-      if (phys < 0 || !incoming.isPreservedFolio(phys, f.order)) {
+      // One conversion, no bigint comparison: beyond 2^53 - 1 the number is not a safe integer.
+      const phys = Number(f.phys);
+      if (!Number.isSafeInteger(phys) || !incoming.isPreservedFolio(phys, f.order)) {
         const label = session === undefined ? `flb ${String(what)}` : `session "${session}" token ${what}`;
         owner.invalid ??= `${label}.folios[${i}] (0x${f.phys.toString(16)} order ${f.order}) was not preserved with that order`;
         continue;
@@ -265,7 +268,7 @@ export function indexHandover(
         session: s.name,
       });
     }
-    const session: InSession = { name: s.name, records: new Map(), handle: undefined, finished: false };
+    const session: InSession = { name: s.name, records: new TokenMap(), handle: undefined, finished: false };
     host.inSessions.set(s.name, session);
     for (let j = 0; j < s.files.length; j++) {
       const f = s.files[j]!;
@@ -304,7 +307,7 @@ export function indexHandover(
     }
   }
   // No folio may be claimed twice (by two objects, or twice by one).
-  if (claimsDisjoint(claimBase, claimSize, own.length)) return records;
+  if (claimsDisjoint(incoming, claimBase, claimSize, own.length)) return records;
   const claims = claimBase.map((base, i) => ({ base, size: claimSize[i]!, owner: claimOwner[i]! }));
   claims.sort((a, b) => a.base - b.base);
   for (let i = 1; i < claims.length; i++) {
@@ -324,35 +327,34 @@ export function indexHandover(
 
 /**
  * Whether the claimed ranges `[base, base + size)` are pairwise disjoint. The first `ownCount` are
- * arbitrary ranges (the orchestrator's own handover memory), checked against all others; the rest
- * are KHO folios (sizes powers of two, bases aligned to them — checked before), and two such
- * blocks overlap only when one contains the other's base: a set of bases per size finds that in
- * linear time, without sorting.
+ * the orchestrator's own handover memory; the rest are folios KHO listed (each checked to be a
+ * preserved folio of exactly that order). KHO refused at boot a handover whose preserved folios
+ * overlap, so two such folios overlap only when they are the same folio: a set of page frame
+ * numbers (small integers, cheap to hash, unlike addresses beyond 2^30) finds that in linear time.
+ * Own ranges that are preserved folios join that set; any other is compared with every claim.
  */
-function claimsDisjoint(base: readonly number[], size: readonly number[], ownCount: number): boolean {
+function claimsDisjoint(
+  incoming: KhoIncoming,
+  base: readonly number[],
+  size: readonly number[],
+  ownCount: number,
+): boolean {
+  const frames = new Set<number>();
   for (let i = 0; i < ownCount; i++) {
     const start = base[i]!;
+    const order = Math.log2(size[i]! / PAGE_SIZE);
+    if (Number.isInteger(order) && incoming.isPreservedFolio(start, order)) {
+      frames.add(start / PAGE_SIZE);
+      continue;
+    }
     const end = start + size[i]!;
-    for (let j = i + 1; j < base.length; j++) if (base[j]! < end && start < base[j]! + size[j]!) return false;
+    for (let j = ownCount; j < base.length; j++)
+      if (base[j]! < end && start < base[j]! + size[j]!) return false;
   }
-  const bySize = new Map<number, Set<number>>();
   for (let i = ownCount; i < base.length; i++) {
-    let bases = bySize.get(size[i]!);
-    if (bases === undefined) {
-      bases = new Set();
-      bySize.set(size[i]!, bases);
-    }
-    if (bases.has(base[i]!)) return false;
-    bases.add(base[i]!);
-  }
-  if (bySize.size > 1) {
-    const sizes = [...bySize.keys()];
-    for (let i = ownCount; i < base.length; i++) {
-      for (let k = 0; k < sizes.length; k++) {
-        const block = sizes[k]!;
-        if (block > size[i]! && bySize.get(block)!.has(base[i]! - (base[i]! % block))) return false;
-      }
-    }
+    const frame = base[i]! / PAGE_SIZE;
+    if (frames.has(frame)) return false;
+    frames.add(frame);
   }
   return true;
 }

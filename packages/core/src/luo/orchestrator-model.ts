@@ -8,6 +8,7 @@ import type { DriverRegistry, HandlerUnit } from "./registry.js";
 import type { IncomingObjectStatus, IncomingSession, LuoSession } from "./session.js";
 import type { HandoverObjectBytes } from "./timeline.js";
 import { toTimelineError } from "./timeline.js";
+import type { TokenMap } from "./token-map.js";
 
 /**
  * The orchestrator's internal bookkeeping: outgoing participants, incoming records, and small
@@ -41,7 +42,7 @@ export interface UnitRuntime {
 /** An outgoing session and its participants by token. */
 export interface OutSession {
   readonly handle: LuoSession;
-  readonly records: Map<bigint, OutParticipant>;
+  readonly records: TokenMap<OutParticipant>;
   open: boolean;
 }
 
@@ -114,7 +115,7 @@ export interface InRecord {
 /** An incoming session. */
 export interface InSession {
   readonly name: string;
-  readonly records: Map<bigint, InRecord>;
+  readonly records: TokenMap<InRecord>;
   handle: IncomingSession | undefined;
   finished: boolean;
 }

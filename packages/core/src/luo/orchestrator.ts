@@ -44,6 +44,7 @@ import { DriverRegistry, type HandlerUnit } from "./registry.js";
 import { IncomingUpdate } from "./restore.js";
 import { type IncomingSession, type LuoSession, newLuoSession } from "./session.js";
 import { Timeline, type TimelineStep, toTimelineError } from "./timeline.js";
+import { TokenMap } from "./token-map.js";
 
 /** Orchestrator settings of one boot. */
 export interface LuoOptions {
@@ -336,7 +337,7 @@ export class Luo {
       throw new LuoSessionExistsError(name);
     const session: OutSession = {
       handle: newLuoSession(name, this.outgoing.outOps),
-      records: new Map(),
+      records: new TokenMap(),
       open: true,
     };
     this.outgoing.outSessions.set(name, session);

@@ -115,6 +115,25 @@ describe("outgoing sessions", () => {
 });
 
 describe("incoming sessions", () => {
+  it("keep tokens on both sides of 2^30 and up to 2^64 - 1 apart, in preservation order, across kexec", () => {
+    // The token index keys small tokens by number and large ones by bigint: the boundary must not merge them.
+    const tokens = [0x3fff_ffffn, 0x4000_0000n, 0n, 0xffff_ffff_ffff_ffffn, 2n ** 53n + 1n, 2n ** 53n];
+    const a = world().boot(buildA);
+    const counters = a.driver(CounterDriver);
+    const s = a.luo.createSession("tokens");
+    for (const [i, t] of tokens.entries()) s.preserve(t, counters.create(i + 10));
+    expect(() => s.preserve(0x4000_0000, counters.create())).toThrow(LuoTokenExistsError);
+    expect(s.tokens()).toEqual(tokens);
+    s.unpreserve(0x3fff_ffff);
+    expect(s.tokens()).toEqual(tokens.slice(1));
+    s.preserve(0x3fff_ffffn, counters.create(10));
+    const b = kexecIntoNext(a, { build: buildB });
+    const back = b.luo.retrieveSession("tokens");
+    expect(back.tokens()).toEqual([...tokens.slice(1), tokens[0]]);
+    for (const [i, t] of tokens.entries()) expect((back.retrieve(t) as Counter).value).toBe(i + 10);
+    expect(() => back.retrieve(0x4000_0001)).toThrow(LuoTokenNotFoundError);
+  });
+
   it("are retrieved by name once (ENOENT, EINVAL), objects by token idempotently, and finished atomically", () => {
     const w = world();
     const a = w.boot(buildA);
