@@ -719,8 +719,8 @@ export class Luo {
 
   /**
    * The VMM model resumed its VMs after retrieving what they need: records the `resumed` event,
-   * the end of the blackout (the timeline's fallback when never marked: the end of the last
-   * restore). Objects not retrieved yet are restored later, on retrieve or at finish. Only the
+   * stamped with the time of this call, the end of the blackout (the timeline's fallback when never
+   * marked: the end of the last restore). Objects not retrieved yet are restored later, on retrieve or at finish. Only the
    * first call of a handover boot counts; later calls and calls on a boot without a handover are
    * no-ops.
    *
