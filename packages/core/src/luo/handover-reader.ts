@@ -326,12 +326,13 @@ export function indexHandover(
 }
 
 /**
- * Whether the claimed ranges `[base, base + size)` are pairwise disjoint. The first `ownCount` are
- * the orchestrator's own handover memory; the rest are folios KHO listed (each checked to be a
- * preserved folio of exactly that order). KHO refused at boot a handover whose preserved folios
- * overlap, so two such folios overlap only when they are the same folio: a set of page frame
- * numbers (small integers, cheap to hash, unlike addresses beyond 2^30) finds that in linear time.
- * Own ranges that are preserved folios join that set; any other is compared with every claim.
+ * Whether no object claim `[base, base + size)` overlaps another or the orchestrator's own memory.
+ * The first `ownCount` ranges are the orchestrator's own handover memory (not compared with each
+ * other); the rest are object claims, folios KHO listed (each checked to be a preserved folio of
+ * exactly that order). KHO refused at boot a handover whose preserved folios overlap, so two such
+ * folios overlap only when they are the same folio: a set of page frame numbers (small integers,
+ * cheap to hash, unlike addresses beyond 2^30) finds that in linear time. Own ranges that are
+ * preserved folios join that set; any other own range is compared with every object claim.
  */
 function claimsDisjoint(
   incoming: KhoIncoming,

@@ -720,9 +720,9 @@ export class Luo {
   /**
    * The VMM model resumed its VMs after retrieving what they need: records the `resumed` event,
    * stamped with the time of this call, the end of the blackout (the timeline's fallback when never
-   * marked: the end of the last restore). Objects not retrieved yet are restored later, on retrieve or at finish. Only the
-   * first call of a handover boot counts; later calls and calls on a boot without a handover are
-   * no-ops.
+   * marked: the end of the last restore). Objects not retrieved yet are restored later, on retrieve
+   * or at finish. Only the first call of a handover boot counts; later calls and calls on a boot
+   * without a handover are no-ops.
    *
    * @returns whether this call recorded the mark.
    */

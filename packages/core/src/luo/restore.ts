@@ -162,7 +162,7 @@ export class IncomingUpdate {
     this.resumed = true;
     let restored = 0;
     let pending = 0;
-    // forEach: once per boot (unoptimized) over every record, inside the blackout.
+    // forEach: once per boot (unoptimized) over every record, where iterators allocate per element.
     const count = (s: InSession): void => {
       s.records.forEach((r) => {
         if (r.status === "pending") pending++;
