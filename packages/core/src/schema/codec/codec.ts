@@ -16,7 +16,14 @@ type EncodeFn = (
   c: SchemaMemory | null,
   p: string,
 ) => void;
-type DecodeFn = (u8: Uint8Array, dv: DataView, o: number, c: DecodeState | null, p: string) => unknown;
+type DecodeFn = (
+  u8: Uint8Array,
+  dv: DataView,
+  o: number,
+  c: DecodeState | null,
+  p: string,
+  i: number,
+) => unknown;
 
 /**
  * A compiled binary codec for one struct (one schema version). Encode and decode are specialised
@@ -117,7 +124,7 @@ function compile(struct: AnyStruct, label: CodecLabel): Codec<unknown> {
     checkBuffer(bytes, offset);
     const state = pointers ? new DecodeState(memory ?? null, budget) : null;
     whole(bytes);
-    return decodeFn(lastU8!, lastView!, bytes.byteOffset + offset, state, "");
+    return decodeFn(lastU8!, lastView!, bytes.byteOffset + offset, state, "", -1);
   };
   const codec: Codec<unknown> = {
     struct,
@@ -165,11 +172,11 @@ function compile(struct: AnyStruct, label: CodecLabel): Codec<unknown> {
       if (!pointers) {
         const bytes = runtime.derefRoot(memory, phys, size, align, budget);
         whole(bytes);
-        return decodeFn(lastU8!, lastView!, bytes.byteOffset, null, "");
+        return decodeFn(lastU8!, lastView!, bytes.byteOffset, null, "", -1);
       }
       const state = new DecodeState(memory, budget);
-      const bytes = runtime.deref(state, phys, 1, size, align, "");
-      return decodeFn(runtime.u8Of(bytes), runtime.dvOf(bytes), bytes.byteOffset, state, "");
+      const bytes = runtime.deref(state, phys, 1, size, align, "", -1, "");
+      return decodeFn(runtime.u8Of(bytes), runtime.dvOf(bytes), bytes.byteOffset, state, "", -1);
     },
   };
   return Object.freeze(codec);

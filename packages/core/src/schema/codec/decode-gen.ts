@@ -1,6 +1,6 @@
 import { alignOf, placeStruct, sizeOf } from "../declare/size.js";
 import type { AnyStruct, FieldType, InlineType } from "../declare/types.js";
-import { element, field, type Loc, offset, type PathRef, pathExpr, shift } from "./emitter.js";
+import { element, field, type Loc, lazyPathArgs, offset, type PathRef, pathExpr, shift } from "./emitter.js";
 import type { Gen } from "./program.js";
 import { emitInvariantChecks, readScalar } from "./scalar-code.js";
 import { derivedFields, hasPointers } from "./shape.js";
@@ -96,7 +96,10 @@ function emitDecodeType(g: Gen, type: InlineType, loc: Loc, path: PathRef, behin
       if (behind && hasPointers(type)) {
         const k = g.program.functionOf(type);
         const x = em.fresh("s");
-        em.line(`const ${x} = D${k}(${loc.u8}, ${loc.dv}, ${offset(loc)}, c, ${pathExpr(path)});`);
+        // An element of a pointee array passes its index along; other paths are joined here.
+        const args =
+          path.parts.length === 0 ? `${path.base}, ${path.index ?? "-1"}` : `${pathExpr(path)}, -1`;
+        em.line(`const ${x} = D${k}(${loc.u8}, ${loc.dv}, ${offset(loc)}, c, ${args});`);
         return x;
       }
       return emitDecodeStruct(g, type, loc, path);
@@ -112,17 +115,17 @@ function emitDecodeType(g: Gen, type: InlineType, loc: Loc, path: PathRef, behin
       em.line(`${t} = null;`);
       em.close();
       em.open("else");
-      const pp = em.fresh("p");
       const b = em.fresh("b");
       const d = em.fresh("d");
       const u = em.fresh("u");
       const k = em.fresh("k");
-      em.line(`const ${pp} = ${pathExpr(path)};`);
-      em.line(`const ${b} = h.deref(c, ${a}, 1, ${size}, ${alignOf(target)}, ${pp});`);
+      // The pointee's path is joined only for a decoder function it calls (or when a check fails).
+      const pointee = materializedIf(g, path, target.kind === "struct" && hasPointers(target));
+      em.line(`const ${b} = h.deref(c, ${a}, 1, ${size}, ${alignOf(target)}, ${lazyPathArgs(pointee)});`);
       // Whole-buffer views (cached by the runtime) at the pointee's offset: a DataView per pointee
       // costs more than decoding a small struct.
       em.line(`const ${u} = h.u8Of(${b}), ${d} = h.dvOf(${b}), ${k} = ${b}.byteOffset;`);
-      const r = emitDecodeType(g, target, { u8: u, dv: d, base: k, k: 0 }, { base: pp, parts: [] }, true);
+      const r = emitDecodeType(g, target, { u8: u, dv: d, base: k, k: 0 }, pointee, true);
       em.line(`${t} = ${r};`);
       em.line(`h.leave(c, ${a}, ${size});`);
       em.close();
@@ -200,11 +203,9 @@ function emitDecodeCounted(
   em.close();
   em.open("else");
   em.line(`if (${n} === 0) h.failDangling(${pathExpr(path)}, ${a});`);
-  const pp = em.fresh("p");
   const b = em.fresh("b");
-  em.line(`const ${pp} = ${pathExpr(path)};`);
   if (type.kind === "areaPointer") {
-    em.line(`const ${b} = h.deref(c, ${a}, ${n}, 1, ${type.align}, ${pp});`);
+    em.line(`const ${b} = h.deref(c, ${a}, ${n}, 1, ${type.align}, ${lazyPathArgs(path)});`);
     em.line(`${t} = ${b}.slice();`);
     em.line(`h.leave(c, ${a}, ${n});`);
   } else {
@@ -215,7 +216,9 @@ function emitDecodeCounted(
     const e = em.fresh("e");
     const u = em.fresh("u");
     const k = em.fresh("k");
-    em.line(`const ${b} = h.deref(c, ${a}, ${n}, ${size}, ${alignOf(el)}, ${pp});`);
+    // Elements that are decoder calls get `(pointee path, index)`; inline ones a lazy path.
+    const pointee = materializedIf(g, path, el.kind === "struct" && hasPointers(el));
+    em.line(`const ${b} = h.deref(c, ${a}, ${n}, ${size}, ${alignOf(el)}, ${lazyPathArgs(pointee)});`);
     em.line(`const ${u} = h.u8Of(${b}), ${d} = h.dvOf(${b}), ${k} = ${b}.byteOffset;`);
     // Presized up to a bound (a huge `new Array(n)` would be a slow dictionary array).
     em.line(`${t} = ${n} <= 4096 ? new Array(${n}) : [];`);
@@ -225,7 +228,9 @@ function emitDecodeCounted(
       g,
       el,
       { u8: u, dv: d, base: e, k: 0 },
-      element({ base: pp, parts: [] }, i),
+      pointee.parts.length === 0 && pointee.index === undefined
+        ? { base: pointee.base, index: i, parts: [] }
+        : element(pointee, i),
       true,
     );
     em.line(`${t}[${i}] = ${r};`);
@@ -234,4 +239,15 @@ function emitDecodeCounted(
   }
   em.close();
   return t;
+}
+
+/**
+ * `path` itself, or — when `needed` (the pointee is decoded by a generated function, which takes
+ * its path as a string) — a variable holding it, joined once per pointee.
+ */
+function materializedIf(g: Gen, path: PathRef, needed: boolean): PathRef {
+  if (!needed) return path;
+  const pp = g.em.fresh("p");
+  g.em.line(`const ${pp} = ${pathExpr(path)};`);
+  return { base: pp, parts: [] };
 }

@@ -71,6 +71,12 @@ export function shift(loc: Loc, extra: number): Loc {
 export interface PathRef {
   /** Variable holding the prefix (a function parameter `p` or a pointee path variable). */
   readonly base: string;
+  /**
+   * Variable holding an element index the prefix stands for (`base[index]`; negative: none), so a
+   * decoder called once per array element gets its path as `(p, i)` instead of a string built
+   * per element.
+   */
+  readonly index?: string;
   /** Expressions concatenated after the prefix. */
   readonly parts: readonly string[];
 }
@@ -95,10 +101,28 @@ function append(path: PathRef, ...parts: string[]): PathRef {
       merged.push(part);
     }
   }
-  return { base: path.base, parts: merged };
+  return path.index === undefined
+    ? { base: path.base, parts: merged }
+    : { base: path.base, index: path.index, parts: merged };
 }
 
 /** JavaScript expression evaluating to the full path string. */
 export function pathExpr(path: PathRef): string {
-  return `h.path(${path.base}, ${path.parts.length === 0 ? '""' : path.parts.join(" + ")})`;
+  return `h.path(${prefixExpr(path)}, ${relExpr(path)})`;
+}
+
+/**
+ * The arguments `p, i, rel` naming `path` for the runtime's `deref`, which joins them only when it
+ * throws: following a pointer builds no path string.
+ */
+export function lazyPathArgs(path: PathRef): string {
+  return `${path.base}, ${path.index ?? "-1"}, ${relExpr(path)}`;
+}
+
+function prefixExpr(path: PathRef): string {
+  return path.index === undefined ? path.base : `h.el(${path.base}, ${path.index})`;
+}
+
+function relExpr(path: PathRef): string {
+  return path.parts.length === 0 ? '""' : path.parts.join(" + ");
 }

@@ -41,14 +41,15 @@ export class Program {
       );
       parts.push(`// struct ${struct.name}\nfunction E${k}(v, u8, dv, o, c, p) {\n${enc.source()}\n}`);
       const dec = new Emitter();
+      // A decoder's own path is `(p, i)`: the caller's path and, for an array element, its index.
       const result = emitDecodeStruct(
         { em: dec, program: this },
         struct,
         { u8: "u8", dv: "dv", base: "o", k: 0 },
-        { base: "p", parts: [] },
+        { base: "p", index: "i", parts: [] },
       );
       dec.line(`return ${result};`);
-      parts.push(`function D${k}(u8, dv, o, c, p) {\n${dec.source()}\n}`);
+      parts.push(`function D${k}(u8, dv, o, c, p, i) {\n${dec.source()}\n}`);
     }
     parts.push("return { encode: E0, decode: D0 };");
     return parts.join("\n");

@@ -108,6 +108,11 @@ export class CodecRuntime {
   /** Recently decoded short ASCII strings, by hash (see {@link CodecRuntime.readChars}). */
   private readonly charsCache: (string | undefined)[] = new Array(CHARS_CACHE_SIZE);
 
+  /** The path of the pointer `deref` is following, in parts (joined by `resolve` on failure). */
+  private lazyBase = "";
+  private lazyIndex = -1;
+  private lazyRel = "";
+
   /** The buffer whose whole-buffer views are cached (see {@link CodecRuntime.u8Of}). */
   private viewBuffer: ArrayBufferLike | undefined;
   private viewU8: Uint8Array = new Uint8Array(0);
@@ -137,6 +142,11 @@ export class CodecRuntime {
   path(base: string, rel: string): string {
     if (base === "") return rel.startsWith(".") ? rel.slice(1) : rel;
     return base + rel;
+  }
+
+  /** The path of element `index` of `base` (`base` itself for a negative index). */
+  el(base: string, index: number): string {
+    return index < 0 ? base : this.path(base, `[${index}]`);
   }
 
   ctx(path: string, extra: Record<string, unknown> = {}): SchemaErrorContext {
@@ -338,15 +348,19 @@ export class CodecRuntime {
     return phys;
   }
 
-  private memoryFailure(e: unknown, op: string, path: string): Error {
+  private memoryFailure(e: unknown, op: string, path: string | null): Error {
     if (e instanceof LiveUpdateError) return e;
-    return new SchemaMemoryError(`SchemaMemory.${op} failed: ${String(e)}`, this.ctx(path), { cause: e });
+    return new SchemaMemoryError(`SchemaMemory.${op} failed: ${String(e)}`, this.ctx(this.resolve(path)), {
+      cause: e,
+    });
   }
 
   /**
    * Checks and follows a pointer to `count` elements of `size` bytes aligned to `align`: overflow,
    * alignment, preservation, cycles/sharing and budgets, in that order. Returns the pointee bytes
-   * (possibly a view of the memory: decoders copy what they keep).
+   * (possibly a view of the memory: decoders copy what they keep). The pointer's field path is
+   * `base`, element `index` of it when non-negative, then `rel` (as {@link CodecRuntime.el} and
+   * {@link CodecRuntime.path} join them).
    */
   deref(
     state: DecodeState | null,
@@ -354,29 +368,36 @@ export class CodecRuntime {
     count: number,
     size: number,
     align: number,
-    path: string,
+    base: string,
+    index: number,
+    rel: string,
   ): Uint8Array {
+    // The pointer's path is `base[index] + rel`, joined only if a check fails (`resolve(null)`):
+    // following a pointer builds no string.
+    this.lazyBase = base;
+    this.lazyIndex = index;
+    this.lazyRel = rel;
     if (state === null || state.memory === null) {
       throw new SchemaMemoryRequiredError(
         "a pointer must be followed but no SchemaMemory was given",
-        this.ctx(path, { phys }),
+        this.ctx(this.resolve(null), { phys }),
       );
     }
-    const total = this.checkPointee(state.memory, phys, count, size, align, path);
+    const total = this.checkPointee(state.memory, phys, count, size, align, null);
     if (state.onActiveChain(phys, phys + total)) {
       throw new SchemaPointerCycleError(
         `pointer ${hex(phys)} leads back into a pointee being decoded`,
-        this.ctx(path, { phys }),
+        this.ctx(this.resolve(null), { phys }),
       );
     }
     if (state.visited.overlaps(phys, total)) {
       throw new SchemaPointerSharedError(
         `pointee at ${hex(phys)} overlaps an already decoded pointee`,
-        this.ctx(path, { phys }),
+        this.ctx(this.resolve(null), { phys }),
       );
     }
-    this.checkBudget(state.depth + 1, state.pointees + 1, state.bytes + total, state, path);
-    const bytes = this.readPointee(state.memory, phys, total, path);
+    this.checkBudget(state.depth + 1, state.pointees + 1, state.bytes + total, state, null);
+    const bytes = this.readPointee(state.memory, phys, total, null);
     state.activeStart[state.depth] = phys;
     state.activeEnd[state.depth] = phys + total;
     state.visited.add(phys, phys + total);
@@ -415,19 +436,19 @@ export class CodecRuntime {
     count: number,
     size: number,
     align: number,
-    path: string,
+    path: string | null,
   ): number {
     const total = count * size;
     if (!Number.isSafeInteger(total) || phys + total > MAX_SAFE) {
       throw new SchemaCountOverflowError(
         `pointee of ${count} × ${size} bytes at ${hex(phys)} overflows the address space`,
-        this.ctx(path, { phys, count, elementSize: size }),
+        this.ctx(this.resolve(path), { phys, count, elementSize: size }),
       );
     }
     if (phys % align !== 0) {
       throw new SchemaPointerMisalignedError(
         `pointer ${hex(phys)} is not ${align}-byte aligned`,
-        this.ctx(path, { phys, align }),
+        this.ctx(this.resolve(path), { phys, align }),
       );
     }
     let preserved: boolean;
@@ -439,7 +460,7 @@ export class CodecRuntime {
     if (!preserved) {
       throw new SchemaPointerNotPreservedError(
         `pointee [${hex(phys)}, ${hex(phys + total)}) is not in preserved memory`,
-        this.ctx(path, { phys, length: total }),
+        this.ctx(this.resolve(path), { phys, length: total }),
       );
     }
     return total;
@@ -450,7 +471,7 @@ export class CodecRuntime {
     pointees: number,
     bytes: number,
     limits: DecodeBudget,
-    path: string,
+    path: string | null,
   ): void {
     const maxDepth = limits.maxDepth ?? DEFAULT_DECODE_BUDGET.maxDepth;
     const maxPointees = limits.maxPointees ?? DEFAULT_DECODE_BUDGET.maxPointees;
@@ -460,7 +481,7 @@ export class CodecRuntime {
     if (bytes > maxBytes) this.failBudget(path, "maxBytes", maxBytes);
   }
 
-  private readPointee(memory: SchemaMemory, phys: number, total: number, path: string): Uint8Array {
+  private readPointee(memory: SchemaMemory, phys: number, total: number, path: string | null): Uint8Array {
     let bytes: Uint8Array;
     try {
       bytes = memory.read(phys, total);
@@ -470,10 +491,15 @@ export class CodecRuntime {
     if (!(bytes instanceof Uint8Array) || bytes.length !== total) {
       throw new SchemaMemoryError(
         `SchemaMemory.read returned the wrong number of bytes`,
-        this.ctx(path, { phys, length: total }),
+        this.ctx(this.resolve(path), { phys, length: total }),
       );
     }
     return bytes;
+  }
+
+  /** `path`, or (`null`) the path of the pointer `deref` is following. */
+  private resolve(path: string | null): string {
+    return path ?? this.path(this.el(this.lazyBase, this.lazyIndex), this.lazyRel);
   }
 
   /** Marks a pointee as fully decoded (no longer part of the active pointer chain). */
@@ -481,10 +507,10 @@ export class CodecRuntime {
     state.depth--;
   }
 
-  private failBudget(path: string, budget: string, limit: number): never {
+  private failBudget(path: string | null, budget: string, limit: number): never {
     throw new SchemaBudgetExceededError(
       `decode budget ${budget} (${limit}) exceeded`,
-      this.ctx(path, { budget, limit }),
+      this.ctx(this.resolve(path), { budget, limit }),
     );
   }
 }
