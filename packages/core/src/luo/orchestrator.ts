@@ -228,7 +228,7 @@ export class Luo {
       ensureNegotiated: (unit) => this.ensureNegotiated(unit),
       discardDraft: () => this.writer.discardDraft(),
       recordError: (where, error, who) => this.recordError(where, error, who),
-      runHook: (rt, hook, where, fn) => this.runHook(rt, hook, where, fn),
+      runHook: (rt, hook, where, fn, a, b) => this.runHook(rt, hook, where, fn, a, b),
     });
     this.writer = new HandoverWriter({
       kernel: this.kernel,
@@ -263,7 +263,7 @@ export class Luo {
       transition: (to, via) => this.transition(to, via),
       step: (step, edge, ok) => this.step(step, edge, ok),
       recordError: (where, error, who) => this.recordError(where, error, who),
-      runHook: (rt, hook, where, fn) => this.runHook(rt, hook, where, fn),
+      runHook: (rt, hook, where, fn, a, b) => this.runHook(rt, hook, where, fn, a, b),
       lossyPolicy: (registry) => this.lossyPolicy(registry),
     });
     this.kernel.addRebootParticipant({
@@ -770,8 +770,18 @@ export class Luo {
     });
   }
 
-  /** Runs `fn` as hook `hook` of `rt`, timed into the timeline. Rethrows what it throws. */
-  private runHook<T>(rt: UnitRuntime, hook: string, where: Partial<Where>, fn: () => T): T {
+  /**
+   * Runs `fn(a, b)` as hook `hook` of `rt`, timed into the timeline. Rethrows what it throws. The
+   * hook's arguments are passed through rather than captured: no closure per object and hook.
+   */
+  private runHook<T, A = undefined, B = undefined>(
+    rt: UnitRuntime,
+    hook: string,
+    where: Partial<Where>,
+    fn: (a: A, b: B) => T,
+    a?: A,
+    b?: B,
+  ): T {
     const clock = this.timeline.clock;
     const start = clock.now();
     const previous = this.activeHook;
@@ -779,7 +789,7 @@ export class Luo {
     let ok = false;
     let failure: unknown;
     try {
-      const result = fn();
+      const result = fn(a as A, b as B);
       ok = true;
       return result;
     } catch (error) {

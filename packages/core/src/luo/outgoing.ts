@@ -53,7 +53,15 @@ export interface OutgoingHost {
   ensureNegotiated(unit: HandlerUnit): void;
   discardDraft(): void;
   recordError(where: string, error: unknown, who: Where): void;
-  runHook<T>(rt: UnitRuntime, hook: string, where: Partial<Where>, fn: () => T): T;
+  /** Runs `fn(a, b)` as hook `hook` of `rt`, timed (arguments, not a closure: one call per object). */
+  runHook<T, A = undefined, B = undefined>(
+    rt: UnitRuntime,
+    hook: string,
+    where: Partial<Where>,
+    fn: (a: A, b: B) => T,
+    a?: A,
+    b?: B,
+  ): T;
 }
 
 /**
@@ -339,7 +347,7 @@ export class OutgoingUpdate {
           // The live list (preservations push to it); a getter would make every context a slow object.
           preserved: p.folios,
         };
-        this.guarded("freeze", p, () => hook(p.object, ctx));
+        this.guarded("freeze", p, hook, p.object, ctx);
       }
     } else {
       const hook = flbHookOf(p.rt.raw, "freeze");
@@ -431,11 +439,17 @@ export class OutgoingUpdate {
   }
 
   /** Runs a hook (or encode) of an outgoing participant, timed; failures become {@link LuoHookFailedError}. */
-  private guarded<T>(hook: string, p: OutParticipant, fn: () => T): T {
+  private guarded<T, A = undefined, B = undefined>(
+    hook: string,
+    p: OutParticipant,
+    fn: (a: A, b: B) => T,
+    a?: A,
+    b?: B,
+  ): T {
     try {
       // Built once per participant: hooks of every phase reuse it.
       p.hookWhere ??= p.kind === "object" ? { session: p.session!.handle.name, token: p.token! } : {};
-      return this.host.runHook(p.rt, hook, p.hookWhere, fn);
+      return this.host.runHook(p.rt, hook, p.hookWhere, fn, a, b);
     } catch (error) {
       throw this.wrapFailure(hook, p, error);
     }

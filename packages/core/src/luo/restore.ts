@@ -64,7 +64,15 @@ export interface IncomingHost extends LuoBootServices {
   transition(to: LuoPhase, via: LuoTransition["via"]): void;
   step(step: TimelineStep, edge: "start" | "end", ok?: boolean): void;
   recordError(where: string, error: unknown, who: Where): void;
-  runHook<T>(rt: UnitRuntime, hook: string, where: Partial<Where>, fn: () => T): T;
+  /** Runs `fn(a, b)` as hook `hook` of `rt`, timed (arguments, not a closure: one call per object). */
+  runHook<T, A = undefined, B = undefined>(
+    rt: UnitRuntime,
+    hook: string,
+    where: Partial<Where>,
+    fn: (a: A, b: B) => T,
+    a?: A,
+    b?: B,
+  ): T;
   lossyPolicy(registry: DriverRegistry): true | string[];
 }
 
@@ -473,7 +481,7 @@ export class IncomingUpdate {
       const state = this.decodeState(rt, r.version, r.compatible, r.dataPhys, r.folios, at);
       const hook = hookOf(rt.raw, "restore")!;
       const ctx = new ObjectRestoreContext(this.host.kho, r, this.restoredFolios, rt.unit.name);
-      const object = this.host.runHook(rt, "restore", at, () => hook(state, ctx));
+      const object = this.host.runHook(rt, "restore", at, hook, state, ctx);
       r.object = object;
       r.status = "restored";
       if ((typeof object === "object" && object !== null) || typeof object === "function")
