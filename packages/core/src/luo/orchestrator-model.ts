@@ -46,6 +46,19 @@ export interface OutSession {
   open: boolean;
 }
 
+/**
+ * Runs `fn(a, b)` as hook `hook` of `rt`, timed into the timeline; rethrows what it throws. The
+ * hook's arguments are passed through rather than captured: no closure per object and hook.
+ */
+export type RunHook = <T, A = undefined, B = undefined>(
+  rt: UnitRuntime,
+  hook: string,
+  where: Partial<Where>,
+  fn: (a: A, b: B) => T,
+  a?: A,
+  b?: B,
+) => T;
+
 /** An object (or FLB) taking part in the outgoing update. */
 export interface OutParticipant {
   readonly kind: "object" | "flb";

@@ -35,6 +35,7 @@ import {
   type InRecord,
   type OutParticipant,
   type OutSession,
+  type RunHook,
   type UnitRuntime,
   type Where,
 } from "./orchestrator-model.js";
@@ -228,7 +229,7 @@ export class Luo {
       ensureNegotiated: (unit) => this.ensureNegotiated(unit),
       discardDraft: () => this.writer.discardDraft(),
       recordError: (where, error, who) => this.recordError(where, error, who),
-      runHook: (rt, hook, where, fn, a, b) => this.runHook(rt, hook, where, fn, a, b),
+      runHook: this.runHook,
     });
     this.writer = new HandoverWriter({
       kernel: this.kernel,
@@ -263,7 +264,7 @@ export class Luo {
       transition: (to, via) => this.transition(to, via),
       step: (step, edge, ok) => this.step(step, edge, ok),
       recordError: (where, error, who) => this.recordError(where, error, who),
-      runHook: (rt, hook, where, fn, a, b) => this.runHook(rt, hook, where, fn, a, b),
+      runHook: this.runHook,
       lossyPolicy: (registry) => this.lossyPolicy(registry),
     });
     this.kernel.addRebootParticipant({
@@ -770,18 +771,8 @@ export class Luo {
     });
   }
 
-  /**
-   * Runs `fn(a, b)` as hook `hook` of `rt`, timed into the timeline. Rethrows what it throws. The
-   * hook's arguments are passed through rather than captured: no closure per object and hook.
-   */
-  private runHook<T, A = undefined, B = undefined>(
-    rt: UnitRuntime,
-    hook: string,
-    where: Partial<Where>,
-    fn: (a: A, b: B) => T,
-    a?: A,
-    b?: B,
-  ): T {
+  /** The {@link RunHook} of this orchestrator. */
+  private readonly runHook: RunHook = (rt, hook, where, fn, a, b) => {
     const clock = this.timeline.clock;
     const start = clock.now();
     const previous = this.activeHook;
@@ -789,7 +780,7 @@ export class Luo {
     let ok = false;
     let failure: unknown;
     try {
-      const result = fn(a as A, b as B);
+      const result = fn(a as Parameters<typeof fn>[0], b as Parameters<typeof fn>[1]);
       ok = true;
       return result;
     } catch (error) {
@@ -812,5 +803,5 @@ export class Luo {
         ok ? undefined : toTimelineError(failure),
       );
     }
-  }
+  };
 }

@@ -24,6 +24,7 @@ import {
   type InRecord,
   type OutParticipant,
   type OutSession,
+  type RunHook,
   sortByRankThenSeq,
   type UnitRuntime,
   type Where,
@@ -53,15 +54,8 @@ export interface OutgoingHost {
   ensureNegotiated(unit: HandlerUnit): void;
   discardDraft(): void;
   recordError(where: string, error: unknown, who: Where): void;
-  /** Runs `fn(a, b)` as hook `hook` of `rt`, timed (arguments, not a closure: one call per object). */
-  runHook<T, A = undefined, B = undefined>(
-    rt: UnitRuntime,
-    hook: string,
-    where: Partial<Where>,
-    fn: (a: A, b: B) => T,
-    a?: A,
-    b?: B,
-  ): T;
+  /** Runs a hook, timed into the timeline. */
+  readonly runHook: RunHook;
 }
 
 /**

@@ -36,6 +36,7 @@ import {
   type InRecord,
   type InSession,
   type LuoBootServices,
+  type RunHook,
   type UnitRuntime,
   type Where,
 } from "./orchestrator-model.js";
@@ -64,15 +65,8 @@ export interface IncomingHost extends LuoBootServices {
   transition(to: LuoPhase, via: LuoTransition["via"]): void;
   step(step: TimelineStep, edge: "start" | "end", ok?: boolean): void;
   recordError(where: string, error: unknown, who: Where): void;
-  /** Runs `fn(a, b)` as hook `hook` of `rt`, timed (arguments, not a closure: one call per object). */
-  runHook<T, A = undefined, B = undefined>(
-    rt: UnitRuntime,
-    hook: string,
-    where: Partial<Where>,
-    fn: (a: A, b: B) => T,
-    a?: A,
-    b?: B,
-  ): T;
+  /** Runs a hook, timed into the timeline. */
+  readonly runHook: RunHook;
   lossyPolicy(registry: DriverRegistry): true | string[];
 }
 
