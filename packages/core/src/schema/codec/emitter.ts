@@ -108,7 +108,9 @@ function append(path: PathRef, ...parts: string[]): PathRef {
 
 /** JavaScript expression evaluating to the full path string. */
 export function pathExpr(path: PathRef): string {
-  return `h.path(${prefixExpr(path)}, ${relExpr(path)})`;
+  return path.index === undefined
+    ? `h.path(${path.base}, ${relExpr(path)})`
+    : `h.at(${path.base}, ${path.index}, ${relExpr(path)})`;
 }
 
 /**
@@ -117,10 +119,6 @@ export function pathExpr(path: PathRef): string {
  */
 export function lazyPathArgs(path: PathRef): string {
   return `${path.base}, ${path.index ?? "-1"}, ${relExpr(path)}`;
-}
-
-function prefixExpr(path: PathRef): string {
-  return path.index === undefined ? path.base : `h.el(${path.base}, ${path.index})`;
 }
 
 function relExpr(path: PathRef): string {

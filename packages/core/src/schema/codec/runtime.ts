@@ -149,6 +149,11 @@ export class CodecRuntime {
     return index < 0 ? base : this.path(base, `[${index}]`);
   }
 
+  /** `rel` under element `index` of `base`: one call at each failure site of a generated decoder. */
+  at(base: string, index: number, rel: string): string {
+    return this.path(this.el(base, index), rel);
+  }
+
   ctx(path: string, extra: Record<string, unknown> = {}): SchemaErrorContext {
     const c: Record<string, unknown> = { driver: this.label.driver };
     if (this.label.version !== undefined) c.version = this.label.version;
@@ -499,7 +504,7 @@ export class CodecRuntime {
 
   /** `path`, or (`null`) the path of the pointer `deref` is following. */
   private resolve(path: string | null): string {
-    return path ?? this.path(this.el(this.lazyBase, this.lazyIndex), this.lazyRel);
+    return path ?? this.at(this.lazyBase, this.lazyIndex, this.lazyRel);
   }
 
   /** Marks a pointee as fully decoded (no longer part of the active pointer chain). */
