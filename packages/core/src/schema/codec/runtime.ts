@@ -144,14 +144,12 @@ export class CodecRuntime {
     return base + rel;
   }
 
-  /** The path of element `index` of `base` (`base` itself for a negative index). */
-  el(base: string, index: number): string {
-    return index < 0 ? base : this.path(base, `[${index}]`);
-  }
-
-  /** `rel` under element `index` of `base`: one call at each failure site of a generated decoder. */
+  /**
+   * `rel` under element `index` of `base` (under `base` itself for a negative index): one call at
+   * each failure site of a generated decoder.
+   */
   at(base: string, index: number, rel: string): string {
-    return this.path(this.el(base, index), rel);
+    return this.path(index < 0 ? base : this.path(base, `[${index}]`), rel);
   }
 
   ctx(path: string, extra: Record<string, unknown> = {}): SchemaErrorContext {
@@ -364,8 +362,8 @@ export class CodecRuntime {
    * Checks and follows a pointer to `count` elements of `size` bytes aligned to `align`: overflow,
    * alignment, preservation, cycles/sharing and budgets, in that order. Returns the pointee bytes
    * (possibly a view of the memory: decoders copy what they keep). The pointer's field path is
-   * `base`, element `index` of it when non-negative, then `rel` (as {@link CodecRuntime.el} and
-   * {@link CodecRuntime.path} join them).
+   * `base`, element `index` of it when non-negative, then `rel` (as {@link CodecRuntime.at} joins
+   * them).
    */
   deref(
     state: DecodeState | null,
