@@ -6,6 +6,13 @@
  */
 export { MachineClock } from "./clock.js";
 export {
+  type DmaFaultReason,
+  type DmaRemapper,
+  type DmaRequest,
+  type DmaTranslation,
+  IDENTITY_DMA,
+} from "./dma.js";
+export {
   BadAccessError,
   MemoryMapError,
   NotMemoryError,
