@@ -19,11 +19,8 @@ import { bootLiveUpdateKernel, kexecIntoNext } from "../../src/luo/boot.js";
 import { Luo } from "../../src/luo/orchestrator.js";
 import { DriverRegistry } from "../../src/luo/registry.js";
 import { Timeline } from "../../src/luo/timeline.js";
-import { struct, u32, versionedSchema } from "../../src/schema/index.js";
 import { BridgeDriver, buildA, CounterDriver, CounterDriverV1, CounterTable } from "../luo/fixtures.js";
-
-const schemaNamed = (name: string) =>
-  versionedSchema(name, struct(`${name.replace(/-/g, "_")}_v1`, { value: u32() }));
+import { boot, schemaNamed } from "./helpers.js";
 
 abstract class Minimal {
   onSerialize() {
@@ -91,9 +88,6 @@ class Fragile extends Minimal {
     super();
   }
 }
-
-const boot = (drivers: Parameters<typeof defineKernelBuild>[0]["drivers"], memory = "256M") =>
-  bootLiveUpdateKernel(new Machine({ memory }), { build: defineKernelBuild({ version: "t", drivers }) });
 
 describe("the driver graph of a build, checked at boot", () => {
   it("orders providers before consumers, whatever the build lists first", () => {

@@ -1,8 +1,8 @@
 import "reflect-metadata";
-import { injectable } from "tsyringe";
 import { normalizeHandlerOptions } from "../../luo/handlers/metadata.js";
 import { DRIVER_METADATA } from "../../luo/handlers/metadata-keys.js";
 import type { DriverClass, LiveUpdateDriverOptions } from "../../luo/handlers/types.js";
+import { injectableUnit } from "./injectable-unit.js";
 
 /**
  * Declares a live-update driver: its versioned state schema (compatible strings
@@ -16,6 +16,9 @@ import type { DriverClass, LiveUpdateDriverOptions } from "../../luo/handlers/ty
  *
  * @param options - the declaration (see {@link LiveUpdateDriverOptions}).
  * @throws {@link DriverDeclarationError} at class definition when the options are invalid.
+ *   A class that inherits its constructor gets the metadata of the nearest base that has it (decorate
+ *   that base with `@injectable()`); an inherited constructor with parameters but no metadata is
+ *   refused.
  * @example
  * ```ts
  * @LiveUpdateDriver({ schema: CounterSchema, restorePolicy: "reset" })
@@ -31,7 +34,8 @@ export function LiveUpdateDriver(
   options: LiveUpdateDriverOptions,
 ): <C extends DriverClass>(target: C) => void {
   return (target) => {
-    Reflect.defineMetadata(DRIVER_METADATA, normalizeHandlerOptions("driver", target, options), target);
-    injectable()(target as unknown as new (...args: unknown[]) => unknown);
+    const meta = normalizeHandlerOptions("driver", target, options);
+    Reflect.defineMetadata(DRIVER_METADATA, meta, target);
+    injectableUnit(target, meta.name);
   };
 }

@@ -1,8 +1,8 @@
 import "reflect-metadata";
-import { injectable } from "tsyringe";
 import { normalizeHandlerOptions } from "../../luo/handlers/metadata.js";
 import { FLB_METADATA } from "../../luo/handlers/metadata-keys.js";
 import type { FlbClass, LiveUpdateFlbOptions } from "../../luo/handlers/types.js";
+import { injectableUnit } from "./injectable-unit.js";
 
 /**
  * Declares File-Lifecycle-Bound shared state (upstream's FLB): driver-global state many objects
@@ -17,6 +17,9 @@ import type { FlbClass, LiveUpdateFlbOptions } from "../../luo/handlers/types.js
  *
  * @param options - schema, versions, restore policy (see {@link LiveUpdateFlbOptions}).
  * @throws {@link DriverDeclarationError} when the options are invalid.
+ *   A class that inherits its constructor gets the metadata of the nearest base that has it (decorate
+ *   that base with `@injectable()`); an inherited constructor with parameters but no metadata is
+ *   refused.
  * @example
  * ```ts
  * @LiveUpdateFlb({ schema: DomainTableSchema })
@@ -29,7 +32,8 @@ import type { FlbClass, LiveUpdateFlbOptions } from "../../luo/handlers/types.js
  */
 export function LiveUpdateFlb(options: LiveUpdateFlbOptions): <C extends FlbClass>(target: C) => void {
   return (target) => {
-    Reflect.defineMetadata(FLB_METADATA, normalizeHandlerOptions("flb", target, options), target);
-    injectable()(target as unknown as new (...args: unknown[]) => unknown);
+    const meta = normalizeHandlerOptions("flb", target, options);
+    Reflect.defineMetadata(FLB_METADATA, meta, target);
+    injectableUnit(target, meta.name);
   };
 }
