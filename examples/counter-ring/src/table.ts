@@ -23,7 +23,7 @@ export class CounterRingTable
   rings = 0;
 
   /** Hands out a ring id. Changes shared state: allowed during brownout, re-serialized at freeze. */
-  @PhaseGuard({ brownout: "dirty", target: () => undefined, description: "hand out a ring id" })
+  @PhaseGuard({ brownout: "dirty", description: "hand out a ring id" })
   allocate(): number {
     this.rings++;
     return this.nextId++;

@@ -22,6 +22,7 @@ import {
   LuoSessionRetrievedError,
   LuoTargetChangedError,
 } from "./errors.js";
+import { type GuardView, guardTargets } from "./guard-targets.js";
 import { DriverDeclarationError } from "./handlers/errors.js";
 import type { PhaseGuardDeclaration } from "./handlers/metadata.js";
 import { attachOperationGate } from "./handlers/operation-gate.js";
@@ -31,9 +32,6 @@ import { HandoverWriter } from "./handover-writer.js";
 import {
   byRankThenSeq,
   errorMessage,
-  type InFlb,
-  type InRecord,
-  type OutParticipant,
   type OutSession,
   type RunHook,
   type UnitRuntime,
@@ -168,6 +166,8 @@ export class Luo {
   private activeHook: UnitRuntime | undefined;
   /** The outgoing side: sessions, participants and their hooks. */
   private readonly outgoing: OutgoingUpdate;
+  /** What `@PhaseGuard` calls consult (see {@link guardTargets}). */
+  private readonly guardView: GuardView;
 
   /**
    * Builds the orchestrator of a freshly booted kernel: validates the build's drivers (graph,
@@ -267,6 +267,7 @@ export class Luo {
       runHook: this.runHook,
       lossyPolicy: (registry) => this.lossyPolicy(registry),
     });
+    this.guardView = { outgoing: this.outgoing, incoming: this.incoming, runtimes: this.runtimes };
     this.kernel.addRebootParticipant({
       name: "luo",
       // A reboot during brownout enters blackout from reboot, as the LUO state machine says.
@@ -670,24 +671,7 @@ export class Luo {
   private gate(rt: UnitRuntime, guard: PhaseGuardDeclaration, args: readonly unknown[]): void {
     this.kernel.assertAlive(`${rt.unit.name}.${guard.operation}`);
     if (this.activeHook === rt) return;
-    const target = guard.target(args);
-    const outgoing: OutParticipant[] = [];
-    const incoming: (InRecord | InFlb)[] = [];
-    if (target !== undefined) {
-      const out = this.outgoing.outIndex.get(target);
-      if (out !== undefined && out.rt === rt) outgoing.push(out);
-      const inc = this.incoming.inIndex.get(target);
-      if (inc !== undefined && inc.rt === rt && inc.status === "restored") incoming.push(inc);
-    } else if (rt.unit.kind === "flb") {
-      const flb = this.outgoing.flbParticipants.get(rt.unit);
-      if (flb !== undefined) outgoing.push(flb);
-      const inc = this.incoming.inFlbs.get(rt.unit);
-      if (inc !== undefined && inc.status === "restored") incoming.push(inc);
-    } else {
-      for (const p of this.outgoing.outgoingRecords()) if (p.rt === rt) outgoing.push(p);
-      for (const r of this.incoming.inIndex.values())
-        if (r.rt === rt && r.status === "restored") incoming.push(r);
-    }
+    const { outgoing, incoming } = guardTargets(this.guardView, rt, guard, args);
     const phase = this.phaseValue;
     const first = outgoing.find((p) => p.active);
     if (first !== undefined && (phase === "PREPARED" || phase === "FROZEN")) {
@@ -697,12 +681,13 @@ export class Luo {
         throw new LuoOperationRefusedError(rt.unit.name, guard.operation, phase, where);
       }
       for (const p of outgoing) {
-        if (!p.active) continue;
+        // Once per participant until it is re-serialized: one event per brownout, not per call.
+        if (!p.active || p.dirty) continue;
         p.dirty = true;
         this.timeline.record({
           kind: "dirty",
           bootId: this.kernel.bootId,
-          driver: rt.unit.name,
+          driver: p.rt.unit.name,
           operation: guard.operation,
           ...(p.kind === "object" ? { session: p.session!.handle.name, token: p.token! } : {}),
         });

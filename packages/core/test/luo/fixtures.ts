@@ -152,9 +152,15 @@ export class CounterTable {
   }
 
   /** Driver-wide change of the shared state (dirty-tracked during brownout). */
-  @PhaseGuard({ brownout: "dirty", target: () => undefined, description: "bump the table generation" })
+  @PhaseGuard({ brownout: "dirty", description: "bump the table generation" })
   bump(): void {
     this.generation++;
+  }
+
+  /** The same with an argument: still a change of the FLB (not of an object the argument names). */
+  @PhaseGuard({ brownout: "dirty", description: "advance the table generation" })
+  advance(by: number): void {
+    this.generation += by;
   }
 }
 

@@ -13,9 +13,11 @@ export interface PhaseGuardOptions {
   /** In UPDATED (restored, session not yet finished): `allow` (default) or `refuse` (EBUSY). */
   readonly updated?: "allow" | "refuse";
   /**
-   * Picks the preserved object the operation changes from the arguments (default: the first
-   * argument). Return `undefined` for driver-wide state: then every preserved object of the
-   * driver (and its FLBs) counts as changed.
+   * Drivers only: picks the preserved object the operation changes from the arguments (default:
+   * the first argument). Return one of the driver's FLB instances (as injected) to mark only that
+   * FLB dirty; return `undefined` for driver-wide state: then every preserved object of the driver
+   * and its FLBs count as changed. An FLB's own operations always change the FLB itself, so
+   * `@LiveUpdateFlb` refuses a `target` on them.
    */
   readonly target?: (...args: never[]) => unknown;
   /** Operation name for errors and tables (default: the method name). */
@@ -39,7 +41,10 @@ export type GuardedMethodDecorator = <T extends (...args: never[]) => unknown>(
  * Marks a driver (or FLB) operation that changes preserved state and declares in which phases it
  * is allowed: always in NORMAL; in PREPARED (brownout) with dirty tracking or refused; never in
  * FROZEN (blackout); in UPDATED unless refused. Objects that are not preserved are never
- * restricted — only explicitly preserved objects participate in an update.
+ * restricted — only explicitly preserved objects participate in an update. On an FLB, the
+ * operation changes the FLB itself: restricted while the FLB is preserved (with its first user).
+ * During brownout dirtiness is recorded once per object until it is re-serialized (one `dirty`
+ * timeline event per object and brownout, however many calls).
  *
  * A refused call throws `LuoOperationRefusedError` (code `LUO_OPERATION_REFUSED`, errno `EBUSY`)
  * naming the driver, operation, phase, session and token. `phaseTable(DriverClass)` renders the
@@ -94,6 +99,7 @@ export function PhaseGuard(options: PhaseGuardOptions): GuardedMethodDecorator {
         pick === undefined
           ? (args: readonly unknown[]) => args[0]
           : (args: readonly unknown[]) => pick(...args),
+      explicitTarget: pick !== undefined,
       description: options.description,
     });
     const method = original as (...args: unknown[]) => unknown;

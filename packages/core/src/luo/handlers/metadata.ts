@@ -28,11 +28,14 @@ export interface PhaseGuardDeclaration {
   /** In UPDATED (restored, session not finished yet): allow or refuse with EBUSY. */
   readonly updated: "allow" | "refuse";
   /**
-   * Picks the object the operation changes from the call's arguments (default: the first
-   * argument). `undefined` means the driver's shared state: every preserved object of the driver
-   * (and the driver's FLBs) counts as changed.
+   * Drivers: picks the object the operation changes from the call's arguments (default: the first
+   * argument). One of the driver's FLB instances means that FLB only; `undefined` means the
+   * driver-wide state: every preserved object of the driver and the driver's FLBs count as changed.
+   * Not consulted for an FLB's own operations: they change the FLB itself.
    */
   readonly target: (args: readonly unknown[]) => unknown;
+  /** Whether the declaration gave `target` (refused on FLBs, whose operations change the FLB). */
+  readonly explicitTarget: boolean;
   /** One-line description for the generated phase table. */
   readonly description: string | undefined;
 }
@@ -92,6 +95,21 @@ function versionList(
     }
   }
   return Object.freeze([...new Set(list)].sort((a, b) => a - b));
+}
+
+/**
+ * An FLB's guarded operation changes the FLB itself (its hooks take no object), so a `target`
+ * picker could only mislead: refused. (Method decorators run before the class decorator, so the
+ * guards are known here.)
+ */
+function refuseFlbTargets(owner: string, name: string, target: FlbClass | DriverClass): void {
+  const picked = getPhaseGuards(target).find((g) => g.explicitTarget);
+  if (picked !== undefined) {
+    throw new DriverDeclarationError(
+      `${owner}: @PhaseGuard on FLB operation ${picked.operation} gives a target; an FLB's operations always change the FLB itself — drop the target`,
+      { driver: name, operation: picked.operation },
+    );
+  }
 }
 
 /**
@@ -196,7 +214,10 @@ export function normalizeHandlerOptions(
     dependsOn: thunkOf(options.dependsOn, "dependsOn", name),
     provides: Object.freeze([...provides]),
   };
-  if (kind === "flb") return Object.freeze({ kind: "flb" as const, ...base });
+  if (kind === "flb") {
+    refuseFlbTargets(owner, name, target);
+    return Object.freeze({ kind: "flb" as const, ...base });
+  }
   const flbs = thunkOf((options as LiveUpdateDriverOptions).flbs, "flbs", name);
   return Object.freeze({ kind: "driver" as const, ...base, flbs });
 }
