@@ -419,3 +419,17 @@ export class LuoFolioNotOwnedError extends LuoError {
     );
   }
 }
+
+/**
+ * A folio field of a driver's state (declared with `folio()`) names memory the object does not own:
+ * at serialize, a folio the object did not preserve (it would not survive the kexec); at restore, a
+ * folio the handover does not list for the object with that order (a corrupt or hostile handover).
+ * Raised before anything is encoded or before the restore hook runs; `context` names the driver,
+ * the object (session and token; none for an FLB), the field path, the address and the order.
+ */
+export class LuoFolioFieldError extends LuoError {
+  /** @inheritDoc */
+  readonly code = "LUO_FOLIO_FIELD";
+  /** @inheritDoc */
+  readonly errno = "EINVAL";
+}

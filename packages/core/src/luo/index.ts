@@ -16,6 +16,7 @@ export { kernelBound } from "./container.js";
 export {
   LuoError,
   LuoFlbUnavailableError,
+  LuoFolioFieldError,
   LuoFolioNotOwnedError,
   LuoHandoverCorruptError,
   LuoHookFailedError,

@@ -14,6 +14,7 @@ import {
   LuoTokenExistsError,
   LuoTokenNotFoundError,
 } from "./errors.js";
+import { checkFolioFields } from "./folio-fields.js";
 import type { FlbHookContext, ObjectHookContext, PreserveApi, PreservedFolio } from "./handlers/contexts.js";
 import { flbHookOf, hookOf } from "./handlers/hook-guards.js";
 import type { SerializeAt } from "./handlers/types.js";
@@ -372,6 +373,11 @@ export class OutgoingUpdate {
       const migrated = schema.migrate(value as never, p.rt.unit.meta.native, negotiated.version, {
         allowLossy: negotiated.writeLossy,
       }).value;
+      const owner = () =>
+        p.kind === "object"
+          ? { driver: p.rt.unit.name, session: p.session!.handle.name, token: p.token! }
+          : { driver: p.rt.unit.name };
+      checkFolioFields(schema.version(negotiated.version).struct, migrated, p.folios, owner, "serialize");
       const arena = new PreservedArena(this.host.kernel, this.host.kho);
       let phys: number;
       try {

@@ -14,6 +14,7 @@ import {
   LuoSessionRetrievedError,
   LuoTokenNotFoundError,
 } from "./errors.js";
+import { checkFolioFields } from "./folio-fields.js";
 import type {
   FlbRestoreContext,
   ObjectHookContext,
@@ -604,7 +605,8 @@ export class IncomingUpdate {
           ...at,
           field: "data",
         });
-      const codec = meta.schema.version(version).codec;
+      const wire = meta.schema.version(version);
+      const codec = wire.codec;
       const memory = this.host.machine.memory;
       // A state without pointers is one struct: when it lies aligned inside a data folio, it is
       // decoded in place. Anything else goes through the checked reader, which names the problem.
@@ -612,6 +614,8 @@ export class IncomingUpdate {
         !codec.hasPointers && dataPhys % codec.align === 0 && inDataFolio(folios, dataPhys, codec.size)
           ? codec.decodeAt(memory.peek(dataPhys, codec.size), 0)
           : codec.load(HandoverReader.ofDataFolios(memory, folios), dataPhys);
+      // Folio fields name memory preserved in place: it must be the object's own, before any hook.
+      checkFolioFields(wire.struct, decoded, folios, () => ({ driver: rt.unit.name, ...at }), "restore");
       // Written at the native version: the codec checked every invariant, nothing to migrate.
       if (version === meta.native) return decoded;
       // The same rule negotiation applied to the read path on the old kernel's side.

@@ -12,6 +12,13 @@ export { type Codec, codecFor } from "./codec/codec.js";
 export type { CodecLabel } from "./codec/runtime.js";
 export { MAX_TYPE_SIZE } from "./declare/checks.js";
 export { array, bytes, type CharsOptions, chars, reserved } from "./declare/compound.js";
+export {
+  FOLIO_PAGE_SIZE,
+  type FolioOptions,
+  folio,
+  folioSize,
+  MAX_FOLIO_ORDER,
+} from "./declare/folio.js";
 export { nextSatisfying, satisfiesInvariants } from "./declare/invariants.js";
 export { areaPointer, arrayPointer, pointer } from "./declare/pointers.js";
 export { SCALAR_INFO, type ScalarInfo } from "./declare/scalar-info.js";
@@ -38,6 +45,8 @@ export type {
   EnumMember,
   Fields,
   FieldType,
+  FolioSpec,
+  FolioType,
   HiddenKeys,
   Infer,
   InferFields,
@@ -106,6 +115,7 @@ export {
   type DerivedLayout,
   type EnumMemberLayout,
   type FieldLayout,
+  type FolioLayout,
   type InvariantsLayout,
   LAYOUT_FORMAT,
   type PointerLayout,
@@ -121,6 +131,7 @@ export type { SchemaMemory } from "./memory/memory.js";
 export { type IoType, ioTypeOf } from "./validate/io-types.js";
 export { formatIssues, validate } from "./validate/validate.js";
 export { valuesEqual } from "./values/equal.js";
+export { type FolioRef, folioFieldsOf } from "./values/folios.js";
 export { showValue } from "./values/show.js";
 export {
   assertDriverName,

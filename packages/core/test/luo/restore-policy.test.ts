@@ -1,17 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { Machine } from "../../src/hw/machine.js";
 import { PAGE_SIZE } from "../../src/hw/units.js";
-import type { BootData } from "../../src/kernel/boot-data.js";
 import { defineKernelBuild, type KernelBuild } from "../../src/kernel/build.js";
-import { decodeFdt } from "../../src/kho/fdt/parser.js";
 import {
   LuoFolioNotOwnedError,
   LuoHandoverCorruptError,
   LuoObjectResetError,
   LuoRestoreAbortedError,
 } from "../../src/luo/errors.js";
-import { LUO_SUBTREE, LuoFileV1, LuoHandoverV1, LuoSessionV1 } from "../../src/luo/handover-schema.js";
-import { layoutOf } from "../../src/schema/index.js";
+import { LuoFileV1 } from "../../src/luo/handover-schema.js";
 import {
   BridgeDriver,
   type Counter,
@@ -20,36 +16,7 @@ import {
   type World,
   world,
 } from "./fixtures.js";
-
-const offsetOf = (struct: Parameters<typeof layoutOf>[0], field: string): number =>
-  layoutOf(struct).structs[0]!.fields.find((f) => f.name === field)!.offset;
-
-/** Raw view of the orchestrator's handover in memory, to play the hostile old kernel. */
-function luoHandover(machine: Machine, bootData: BootData) {
-  const memory = machine.memory;
-  const root = decodeFdt(memory.read(bootData.fdtAddr, bootData.fdtSize));
-  const subtreePhys = Number(root.root.child(LUO_SUBTREE)!.getU64le("fdt"));
-  const size = new DataView(memory.read(subtreePhys + 4, 4).buffer).getUint32(0, false);
-  const subtree = decodeFdt(memory.read(subtreePhys, size)).root;
-  const header = Number(subtree.getU64le("luo-data"));
-  const sessionSize = layoutOf(LuoSessionV1).size;
-  const fileSize = layoutOf(LuoFileV1).size;
-  const sessions = Number(memory.readU64(header + offsetOf(LuoHandoverV1, "sessions")));
-  const flbs = Number(memory.readU64(header + offsetOf(LuoHandoverV1, "flbs")));
-  return {
-    header,
-    flbs,
-    /** Physical address of file `f` of session `s`. */
-    file(s: number, f: number): number {
-      const files = Number(memory.readU64(sessions + s * sessionSize + offsetOf(LuoSessionV1, "files")));
-      return files + f * fileSize;
-    },
-    /** Physical address of the serialized state of file `f` of session `s`. */
-    data(s: number, f: number): number {
-      return Number(memory.readU64(this.file(s, f) + offsetOf(LuoFileV1, "data")));
-    },
-  };
-}
+import { luoHandover, offsetOf } from "./handover-raw.js";
 
 /** Preserves two counters (tokens 1, 2) and reboots into `target` without booting it yet. */
 function rebootWithCounters(

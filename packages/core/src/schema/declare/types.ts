@@ -79,7 +79,25 @@ export interface ScalarType<N extends ScalarName = ScalarName, V extends number 
   readonly scalar: N;
   /** Declared invariants. */
   readonly invariants: IntInvariants<V>;
+  /** Set by {@link folio}: the field is the physical address of a folio preserved in place. */
+  readonly folio?: FolioSpec;
 }
+
+/** What {@link folio} declares about a folio address field. */
+export interface FolioSpec {
+  /** Folio order: the folio is `4096 << order` bytes, and its address is aligned to that size. */
+  readonly order: number;
+  /** Whether address 0 means "no folio" (and is not checked against the preserved folios). */
+  readonly nullable: boolean;
+}
+
+/**
+ * A folio address field (made by {@link folio}): a `u64` on the wire holding the physical address
+ * of a folio the object preserved in place (mirrors `kho_preserve_folio`). The folio's contents
+ * never enter the handover; the address is aligned to the folio size (a mask invariant) and checked
+ * against the object's preserved folios when serialized and when restored.
+ */
+export type FolioType = ScalarType<"u64", bigint> & { readonly folio: FolioSpec };
 
 /** A one-byte boolean: 0 = `false`, 1 = `true`, anything else is refused on decode. */
 export interface BoolType extends TypeBase<boolean> {

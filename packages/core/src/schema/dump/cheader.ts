@@ -256,6 +256,39 @@ function invariantText(inv: InvariantsLayout | undefined): string {
   return parts.join("; ");
 }
 
+/**
+ * The integer a field holds or points to, for invariant constants and comments: the field itself,
+ * the element of an inline array, or the pointee (element) of a pointer or array pointer.
+ */
+function scalarOf(type: TypeLayout): Extract<TypeLayout, { kind: "scalar" }> | undefined {
+  switch (type.kind) {
+    case "scalar":
+      return type;
+    case "array":
+      return scalarOf(type.element);
+    case "pointer":
+      return scalarOf(type.target);
+    case "arrayPointer":
+      return scalarOf(type.element);
+    default:
+      return undefined;
+  }
+}
+
+/** What a pointee's (element's) invariants say, as a comment suffix. */
+function pointeeInvariants(type: TypeLayout): string {
+  const scalar = type.kind === "scalar" || type.kind === "array" ? scalarOf(type) : undefined;
+  const text = invariantText(scalar?.invariants);
+  return text === "" ? "" : `; each element: ${text}`;
+}
+
+/** A folio field's comment: what it addresses, and that the contents are not in the handover. */
+function folioText(folio: NonNullable<Extract<TypeLayout, { kind: "scalar" }>["folio"]>): string {
+  const kib = 4 << folio.order;
+  const size = kib >= 1024 ? `${kib / 1024} MiB` : `${kib} KiB`;
+  return `phys addr of a folio of order ${folio.order} (${size}) preserved in place, not copied into the handover${folio.nullable ? " (0 = none)" : " (never 0)"}`;
+}
+
 function leafOf(type: TypeLayout): { leaf: TypeLayout; dims: number[] } {
   const dims: number[] = [];
   let t = type;
@@ -301,6 +334,7 @@ function fieldDecl(f: FieldLayout, names: ReadonlyMap<string, string>): { decl: 
   switch (leaf.kind) {
     case "scalar":
       base = C_SCALAR[leaf.scalar];
+      if (leaf.folio !== undefined) comments.push(folioText(leaf.folio));
       comments.push(invariantText(leaf.invariants));
       break;
     case "bool":
@@ -332,18 +366,21 @@ function fieldDecl(f: FieldLayout, names: ReadonlyMap<string, string>): { decl: 
     case "pointer":
       base = "uint64_t";
       comments.push(
-        `phys addr of ${typeText(leaf.target, names)}${leaf.nullable ? " (0 = NULL)" : " (never 0)"}; physical, not a C pointer`,
+        `phys addr of ${typeText(leaf.target, names)}${leaf.nullable ? " (0 = NULL)" : " (never 0)"}; physical, not a C pointer${pointeeInvariants(leaf.target)}`,
       );
       break;
     case "arrayPointer":
       base = "uint64_t";
+      // The codec refuses 0 with a non-zero count and a non-zero address with count 0.
       comments.push(
-        `phys addr of ${typeText(leaf.element, names)}[${leaf.count}] (0 when ${leaf.count} == 0)`,
+        `phys addr of ${typeText(leaf.element, names)}[${leaf.count}], 0 if and only if ${leaf.count} == 0${pointeeInvariants(leaf.element)}`,
       );
       break;
     case "areaPointer":
       base = "uint64_t";
-      comments.push(`phys addr of a ${leaf.length}-byte memory area aligned to ${leaf.align} (0 when empty)`);
+      comments.push(
+        `phys addr of a ${leaf.length}-byte memory area aligned to ${leaf.align}, 0 if and only if ${leaf.length} == 0`,
+      );
       break;
     default:
       throw new SchemaDumpInvalidError(`schema dump: unknown field type ${JSON.stringify(leaf)}`);
@@ -421,8 +458,9 @@ export function cHeader(schema: DumpableSchema | SchemaDump, options: CHeaderOpt
     // Invariant constants.
     const prefix = macroPrefix(info.cName);
     for (const f of s.fields) {
-      const { leaf } = leafOf(f.type);
-      if (leaf.kind !== "scalar" || leaf.invariants === undefined) continue;
+      // Element invariants too: of inline arrays and of what (array) pointers point to.
+      const leaf = scalarOf(f.type);
+      if (leaf === undefined || leaf.invariants === undefined) continue;
       const inv = leaf.invariants;
       const fp = `${prefix}_${macroPrefix(f.name)}`;
       if (inv.min !== undefined) defineMacro(`${fp}_MIN`, literal(leaf.scalar, inv.min));

@@ -6,6 +6,7 @@ import {
   type FieldLayout,
   type InvariantsLayout,
   LAYOUT_FORMAT,
+  type ScalarLayout,
   type SchemaLayout,
   type StructLayout,
   type TypeLayout,
@@ -87,9 +88,14 @@ class Describer {
     switch (type.kind) {
       case "scalar": {
         const invariants = invariantsLayout(type.invariants);
-        return invariants === undefined
-          ? { kind: "scalar", scalar: type.scalar }
-          : { kind: "scalar", scalar: type.scalar, invariants };
+        const base: ScalarLayout =
+          invariants === undefined
+            ? { kind: "scalar", scalar: type.scalar }
+            : { kind: "scalar", scalar: type.scalar, invariants };
+        // Only folio fields carry the key, so the layouts (and hashes) of other scalars are unchanged.
+        return type.folio === undefined
+          ? base
+          : { ...base, folio: { order: type.folio.order, nullable: type.folio.nullable } };
       }
       case "bool":
         return { kind: "bool" };

@@ -33,6 +33,16 @@ export interface ScalarLayout {
   readonly scalar: ScalarName;
   /** Declared invariants (absent when none). */
   readonly invariants?: InvariantsLayout;
+  /** Present on a folio field (`folio()`): the address of a folio preserved in place. */
+  readonly folio?: FolioLayout;
+}
+
+/** A folio field's declaration in a layout (see `folio()`). */
+export interface FolioLayout {
+  /** Folio order (`4096 << order` bytes). */
+  readonly order: number;
+  /** Whether 0 means "no folio". */
+  readonly nullable: boolean;
 }
 
 /** A one-byte boolean (0 or 1). */
