@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { PrepareContext, RestoreContext } from "../../src/driver/index.js";
-import { LiveUpdateDriver } from "../../src/driver/index.js";
+import type {
+  FlbPrepareContext,
+  FlbRestoreContext,
+  PrepareContext,
+  RestoreContext,
+} from "../../src/driver/index.js";
+import { LiveUpdateDriver, LiveUpdateFlb } from "../../src/driver/index.js";
 import { PAGE_SIZE } from "../../src/hw/units.js";
 import { defineKernelBuild } from "../../src/kernel/build.js";
 import { Kernel } from "../../src/kernel/kernel.js";
@@ -29,13 +34,41 @@ class Paged {
   ) {}
 }
 
-@LiveUpdateDriver({ schema: versionedSchema("paged", PagedV1) })
+/** Shared state with its own page preserved in place (an FLB's state may hold folio fields too). */
+const TableV1 = struct("paged_table_v1", { page: folio() });
+@LiveUpdateFlb({ schema: versionedSchema("paged-table", TableV1) })
+class PagedTable {
+  preserve = true;
+  page: number;
+  restoredPage: number | undefined;
+
+  constructor(readonly kernel: Kernel) {
+    this.page = kernel.allocPages(0);
+  }
+
+  onPrepare(ctx: FlbPrepareContext): void {
+    if (this.preserve) ctx.preserveFolio(this.page, 0);
+  }
+
+  onSerialize(): Infer<typeof TableV1> {
+    return { page: BigInt(this.page) };
+  }
+
+  onRestore(state: Infer<typeof TableV1>, ctx: FlbRestoreContext): void {
+    this.restoredPage = ctx.restoreFolio(Number(state.page), 0);
+  }
+}
+
+@LiveUpdateDriver({ schema: versionedSchema("paged", PagedV1), flbs: [PagedTable] })
 class PagedDriver {
   /** The old kernel's bug to play: serialize a page its prepare hook did not preserve. */
   forgetToPreserve = false;
   restores = 0;
 
-  constructor(readonly kernel: Kernel) {}
+  constructor(
+    readonly kernel: Kernel,
+    readonly table: PagedTable,
+  ) {}
 
   create(value: number): Paged {
     const page = this.kernel.allocPages(0);
@@ -105,6 +138,27 @@ describe("folio fields in a driver's state", () => {
       at: "serialize",
     });
     expect(a.luo.phase).toBe("NORMAL");
+  });
+
+  it("check an FLB's folio fields too: restored in place, refused at serialize when not preserved", () => {
+    const { a, driver } = preserveTwo();
+    const page = driver.table.page;
+    const b = kexecIntoNext(a, { build });
+    b.luo.retrieveSession("vm").retrieve(1);
+    expect(b.driver(PagedDriver).table.restoredPage).toBe(page);
+
+    const again = preserveTwo();
+    again.driver.table.preserve = false;
+    let error: unknown;
+    try {
+      again.a.luo.prepare();
+    } catch (e) {
+      error = e;
+    }
+    const cause = (error as LuoHookFailedError).cause as LuoFolioFieldError;
+    expect(cause).toBeInstanceOf(LuoFolioFieldError);
+    expect(cause.context).toMatchObject({ driver: "paged-table", field: "page", at: "serialize" });
+    expect(cause.message).toMatch(/^FLB paged-table: folio field page/);
   });
 
   it("refuse at restore a folio the handover does not list for the object, before the restore hook", () => {

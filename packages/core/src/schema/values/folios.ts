@@ -38,8 +38,16 @@ function hasFolios(type: FieldType, visiting: Set<object>): boolean {
   }
 }
 
+/** Whether a folio field is reachable from `type` (structs answer from the cache). */
+function reachesFolio(type: FieldType): boolean {
+  if (type.kind === "struct") return reaches.get(type) ?? hasFolios(type, new Set());
+  return type.kind === "scalar" ? type.folio !== undefined : hasFolios(type, new Set());
+}
+
+const NONE: readonly FolioRef[] = Object.freeze([]);
+
 function collect(type: FieldType, value: unknown, path: string, out: FolioRef[]): void {
-  if (!hasFolios(type, new Set())) return;
+  if (!reachesFolio(type)) return;
   switch (type.kind) {
     case "scalar":
       if (type.folio !== undefined && typeof value === "bigint")
@@ -79,8 +87,9 @@ function collect(type: FieldType, value: unknown, path: string, out: FolioRef[])
  * folioFieldsOf(RingV3, { id: 1, page: 0x20_0000n }); // [{ path: "page", phys: 0x200000n, spec: { order: 0, nullable: false } }]
  * ```
  */
-export function folioFieldsOf(root: AnyStruct, value: unknown): FolioRef[] {
+export function folioFieldsOf(root: AnyStruct, value: unknown): readonly FolioRef[] {
+  if (!reachesFolio(root)) return NONE;
   const out: FolioRef[] = [];
-  if (hasFolios(root, new Set())) collect(root, value, "", out);
+  collect(root, value, "", out);
   return out;
 }
