@@ -16,7 +16,6 @@ import {
   EXTENT_SIZE,
   F_SEAL_GROW,
   F_SEAL_SHRINK,
-  GUESTMEMFS_FLAG_ALLOW_SEALING,
   type GuestmemFile,
   GuestmemfsDriver,
 } from "../src/index.js";
@@ -88,7 +87,7 @@ describe("guestmemfs across a live update", () => {
     // #region brownout
     const h = LiveUpdateHarness.boot({ from: buildV2, to: buildV2b, memory: MEMORY });
     const fs = h.driver(GuestmemfsDriver);
-    const ram = fs.create("vm0-ram", { size: 8 * MiB, flags: GUESTMEMFS_FLAG_ALLOW_SEALING });
+    const ram = fs.create("vm0-ram", { size: 8 * MiB });
     const loose = fs.create("scratch", { size: 2 * MiB }); // not preserved: never restricted
     const vm = fs.mmap(ram);
     h.preserve(1, ram);
@@ -213,7 +212,7 @@ describe("guestmemfs version pairs", () => {
     // #region downgrade
     const h = LiveUpdateHarness.boot({ from: buildV2, to: buildV1, memory: MEMORY });
     const fs = h.driver(GuestmemfsDriver);
-    const file = fs.create("vm", { size: 2 * MiB, flags: GUESTMEMFS_FLAG_ALLOW_SEALING });
+    const file = fs.create("vm", { size: 2 * MiB });
     fs.addSeals(file, F_SEAL_GROW);
     h.preserve(1, file);
     const error = thrown(() => h.update());
@@ -232,7 +231,7 @@ describe("guestmemfs version pairs", () => {
       luo: { allowLossy: ["guestmemfs"] },
     });
     const lfs = lossy.driver(GuestmemfsDriver);
-    const sealed = lfs.create("vm", { size: 2 * MiB, flags: GUESTMEMFS_FLAG_ALLOW_SEALING });
+    const sealed = lfs.create("vm", { size: 2 * MiB });
     lfs.addSeals(sealed, F_SEAL_GROW);
     lossy.preserve(1, sealed);
     const result = lossy.update();
