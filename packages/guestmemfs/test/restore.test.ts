@@ -172,7 +172,10 @@ describe("restore trusts nothing", () => {
     expect(result.kernel.driver(GuestmemfsDriver).fs.allocator.freeCount).toBe(32); // nothing claimed
     const b = session.retrieve(2) as GuestmemFile;
     expect(b.runs).toEqual(files[1]!.runs);
+    // Folios are taken back when the session finishes, after the blackout; the refused file's never.
+    result.finish();
     for (const run of b.runs) expect(kho.isRestored(run.phys, EXTENT_ORDER)).toBe(true);
+    for (const run of files[0]!.runs) expect(kho.isRestored(run.phys, EXTENT_ORDER)).toBe(false);
   });
 });
 
