@@ -29,7 +29,7 @@ export class GuestmemFile {
   unlinked = false;
   /** Writable mappings alive (`F_SEAL_WRITE` is refused while there are any). */
   writableMappings = 0;
-  /** End offset of the furthest live mapping (a shrink below it is refused with `EBUSY`). */
+  /** End offsets of the live mappings (a shrink below any of them is refused with `EBUSY`). */
   readonly mappedEnds: number[] = [];
 
   /**
