@@ -194,10 +194,10 @@ function carveUpdate(cmdline: string): unknown {
 }
 
 describe("adopting the carved region", () => {
-  it("refuses a next kernel whose carve is smaller, larger or elsewhere, before any file is touched", () => {
+  it("refuses a next kernel whose carve is smaller, larger, elsewhere or missing, before any file is touched", () => {
     // A larger carve at the top of RAM runs into the scratch areas: the kernel itself refuses to boot.
     expect(() => carveUpdate("guestmemfs=128M")).toThrow(CarveOutError);
-    for (const cmdline of ["guestmemfs=32M", "guestmemfs=64M@0x8000000"]) {
+    for (const cmdline of ["guestmemfs=32M", "guestmemfs=64M@0x8000000", "guestmemfs=0"]) {
       const error = carveUpdate(cmdline);
       expect(error, cmdline).toBeInstanceOf(LuoRestoreAbortedError);
       expect((error as Error).cause).toBeInstanceOf(LuoFlbUnavailableError);

@@ -67,10 +67,11 @@ export interface CarveOutRequest {
 }
 
 /**
- * Parses `<size>[@<base>]` (sizes as `memparse`: `48G`, `0x1000`, …).
+ * Parses `<size>[@<base>]` (sizes as `memparse`: `48G`, `0x1000`, …). A size of 0 means no
+ * carve-out (as `crashkernel=0`), overriding a declared default.
  *
- * @throws {@link CarveOutError} on a malformed value, a zero size, or a size or base that is not
- *   a multiple of `align`.
+ * @throws {@link CarveOutError} on a malformed value, or a size or base that is not a multiple of
+ *   `align`.
  */
 export function parseCarveOut(label: string, value: string, align = CARVE_OUT_ALIGN): CarveOutRequest {
   const [sizeText, baseText, ...rest] = value.split("@");
@@ -83,8 +84,7 @@ export function parseCarveOut(label: string, value: string, align = CARVE_OUT_AL
   } catch {
     throw new CarveOutError(label, "value", "expected <size>[@<base>]", { value });
   }
-  if (size === 0 || size % align !== 0)
-    throw new CarveOutError(label, "size", `must be a non-zero multiple of ${align}`, { size });
+  if (size % align !== 0) throw new CarveOutError(label, "size", `must be a multiple of ${align}`, { size });
   if (base !== undefined && base % align !== 0)
     throw new CarveOutError(label, "base", `must be a multiple of ${align}`, { base });
   return base === undefined ? { size } : { size, base };
@@ -120,6 +120,7 @@ export function reserveCarveOuts(
     const fallback = spec.defaultSize;
     if (value === undefined && fallback === undefined) continue;
     const request = parseCarveOut(spec.label, value ?? String(fallback), align);
+    if (request.size === 0) continue;
     const below = Math.min(Number.MAX_SAFE_INTEGER, ...placed.map((c) => c.base));
     const base = request.base ?? highestFit(memory, request.size, align, below);
     if (base === undefined || !memory.some((r) => base >= r.base && base + request.size <= r.base + r.size)) {

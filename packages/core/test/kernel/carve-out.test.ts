@@ -101,7 +101,6 @@ describe("boot-time carve-outs", () => {
     for (const [cmdline, field] of [
       ["guestmemfs=lots", "value"],
       ["guestmemfs=3M", "size"],
-      ["guestmemfs=0", "size"],
       ["guestmemfs=64M@0x100000", "base"],
       ["guestmemfs=2G", "size"],
       ["guestmemfs=64M@0x1000000000", "size"],
