@@ -3,6 +3,7 @@ import type { Prng } from "../common/prng.js";
 import type { LiveUpdateKernel } from "../luo/boot.js";
 import type { DriverClass } from "../luo/handlers/types.js";
 import type { LuoOptions } from "../luo/orchestrator.js";
+import type { generatorFor, StructGenerator } from "../schema/laws/generators.js";
 import type { ConformanceCheckName } from "./report.js";
 import type { withNative } from "./variants.js";
 
@@ -67,6 +68,17 @@ export interface ConformanceOptions<I, T, S = undefined> {
   readonly objects?: number;
   /** Generated values per law (default 100). */
   readonly numRuns?: number;
+  /**
+   * Your generators of meaningful state values, per struct ({@link generatorFor}), for the
+   * `round-trip` and `migrator-laws` checks: e.g. one that recomputes the seal of a sealed version,
+   * so that `down` accepts the values and the laws about it are exercised.
+   */
+  readonly generators?: readonly StructGenerator[];
+  /**
+   * Smallest share of generated values that must exercise a conditional migrator law (default
+   * 0.2): below it `migrator-laws` fails as vacuous.
+   */
+  readonly minExercised?: number;
   /** Seed of everything random: laws, boots, `createObject`'s rng, corruptions (default 1). */
   readonly seed?: number;
   /** Checks to run (default: all of {@link CONFORMANCE_CHECKS}). */

@@ -7,6 +7,7 @@ import { Prng } from "../common/prng.js";
 import { defineKernelBuild, type KernelBuild } from "../kernel/build.js";
 import type { LiveUpdateKernel } from "../luo/boot.js";
 import type { DriverClass, DriverMetadata } from "../luo/handlers/types.js";
+import { fieldDiff } from "./diff.js";
 import { LiveUpdateHarness, type UpdateResult } from "./harness.js";
 import type { ConformanceOptions } from "./options.js";
 import type { ConformanceCheckName, ConformanceFailure } from "./report.js";
@@ -85,6 +86,7 @@ export function start(
   reader: DriverClass,
   offset: number,
   poison = true,
+  count = env.count,
 ): Scenario {
   const o = env.options;
   const harness = LiveUpdateHarness.boot({
@@ -99,7 +101,7 @@ export function start(
   const driver = harness.driver(writer);
   const rng = new Prng(env.seed * 7919 + offset);
   const objects: unknown[] = [];
-  for (let i = 0; i < env.count; i++) objects.push(o.createObject(harness.kernel, rng, driver));
+  for (let i = 0; i < count; i++) objects.push(o.createObject(harness.kernel, rng, driver));
   objects.forEach((object, i) => {
     harness.preserve(i + 1, object, { session: CONFORMANCE_SESSION, driver: writer });
   });
@@ -135,7 +137,9 @@ export function compare(
     });
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message.split("\n")[0]! : String(error);
+    const first = error instanceof Error ? error.message.split("\n")[0]! : String(error);
+    const diff = fieldDiff(error);
+    return diff ?? first;
   }
 }
 

@@ -1,7 +1,7 @@
 /** The `migrator-laws` check: every law of every migrator of the driver's (and its FLBs') schemas. */
 import { checkMigratorLaws } from "../../schema/laws/migrator-laws.js";
 import { type CheckOutput, type Env, newOutput } from "../scenario.js";
-import { lawFailures, schemasOf } from "./laws.js";
+import { lawFailures, lawOptions, schemasOf } from "./laws.js";
 
 /** Runs the `migrator-laws` check. */
 export function checkMigrators(env: Env): CheckOutput {
@@ -9,7 +9,7 @@ export function checkMigrators(env: Env): CheckOutput {
   let laws = 0;
   for (const schema of schemasOf(env)) {
     if (schema.migrators.length === 0) continue;
-    const report = checkMigratorLaws(schema, { numRuns: env.options.numRuns ?? 100, seed: env.seed });
+    const report = checkMigratorLaws(schema, lawOptions(env));
     for (const c of report.checks) {
       laws++;
       out.details.push(

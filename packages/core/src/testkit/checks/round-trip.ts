@@ -1,7 +1,7 @@
 /** The `round-trip` check: `decode(encode(x)) = x` for every version of the driver's schemas. */
 import { checkRoundTrip } from "../../schema/laws/round-trip.js";
 import { type CheckOutput, type Env, newOutput } from "../scenario.js";
-import { lawFailures, schemasOf } from "./laws.js";
+import { lawFailures, lawOptions, schemasOf } from "./laws.js";
 
 /** Runs the `round-trip` check. */
 export function checkRoundTrips(env: Env): CheckOutput {
@@ -9,7 +9,7 @@ export function checkRoundTrips(env: Env): CheckOutput {
   let versions = 0;
   for (const schema of schemasOf(env)) {
     for (const version of schema.versions) {
-      const report = checkRoundTrip(version, { numRuns: env.options.numRuns ?? 100, seed: env.seed });
+      const report = checkRoundTrip(version, lawOptions(env));
       versions++;
       out.details.push(
         `${version.compatible}: ${report.ok ? "ok" : "FAILS"} (${report.checks[0]?.numRuns ?? 0} values)`,
