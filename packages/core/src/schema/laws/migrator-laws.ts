@@ -5,6 +5,7 @@ import type { NeighbourMigrator } from "../versions/migrator.js";
 import type { VersionedSchema } from "../versions/versioned.js";
 import { type ArbitraryOptions, arbitraryFor } from "./arbitrary.js";
 import { downCandidates } from "./candidates.js";
+import { valueDiff } from "./diff.js";
 import { LawBroken, type PropertyOptions, runLaw, type Vacuous } from "./property.js";
 import type { LawCheck, LawFailure, LawReport } from "./report.js";
 
@@ -130,7 +131,9 @@ export function checkMigrator(
           valid(upperVersion, y, "up(x)");
           const back = attempt("down(up(x))", () => m.down(y));
           valid(lowerVersion, back, "down(up(x))");
-          if (!valuesEqual(back, x)) throw new LawBroken(`down(up(x)) = ${showValue(back)}`);
+          if (!valuesEqual(back, x)) {
+            throw new LawBroken(`down(up(x)) = ${showValue(back)} (${valueDiff(x, back) ?? "not x"})`);
+          }
           return undefined;
         },
         options,
@@ -151,7 +154,9 @@ export function checkMigrator(
           const x = down.value;
           valid(lowerVersion, x, "down(y)");
           const again = attempt("up(down(y))", () => m.up(x));
-          if (!valuesEqual(again, y)) throw new LawBroken(`up(down(y)) = ${showValue(again)}`);
+          if (!valuesEqual(again, y)) {
+            throw new LawBroken(`up(down(y)) = ${showValue(again)} (${valueDiff(y, again) ?? "not y"})`);
+          }
           return undefined;
         },
         options,

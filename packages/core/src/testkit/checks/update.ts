@@ -4,6 +4,7 @@
  */
 
 import type { UpdateResult } from "../harness.js";
+import { hardwareOf, objectGraph, sameFields, scramble, sharedObject } from "../old-kernel.js";
 import type { ConformanceCheckName } from "../report.js";
 import {
   type CheckOutput,
@@ -25,6 +26,17 @@ export function checkUpdate(env: Env, poison: boolean): CheckOutput {
   const s = start(env, env.Driver, env.Driver, poison ? 2 : 1, poison);
   const fail = (message: string, error?: unknown) =>
     out.failures.push({ message, ...(error !== undefined ? { error } : {}) });
+  const old = s.harness.kernel;
+  const boundary = hardwareOf(s.harness.machine, [
+    old,
+    old.kernel,
+    old.luo,
+    old.kho,
+    s.writer,
+    env.options.container,
+  ]);
+  let oldObjects = new Map<object, string>();
+  let unscramble = () => {};
   let result: UpdateResult;
   try {
     result = s.harness.update({
@@ -32,11 +44,18 @@ export function checkUpdate(env: Env, poison: boolean): CheckOutput {
         if (!poison && env.options.brownout !== undefined) env.options.brownout(s.objects[0], lk, s.writer);
         takeSnapshots(env, s);
       },
+      // The old kernel is gone: its objects hold garbage while the new kernel restores.
+      beforeBoot: () => {
+        oldObjects = objectGraph(s.objects, boundary);
+        unscramble = scramble(oldObjects);
+      },
     });
   } catch (error) {
     fail(`the update failed: ${errorText(error)}`, error);
     out.summary = "update failed";
     return out;
+  } finally {
+    unscramble();
   }
   const lk = result.kernel;
   const version = writtenVersionOf(result, name);
@@ -63,6 +82,15 @@ export function checkUpdate(env: Env, poison: boolean): CheckOutput {
       fail(`token ${i + 1} was not restored: ${errorText(error)}`, error);
       return;
     }
+    const shared = sharedObject(restored, oldObjects, boundary);
+    if (shared !== undefined) {
+      fail(
+        `token ${i + 1}: ${shared.restoredPath} is the old kernel's object ${shared.oldPath}: state that never crossed ` +
+          "physical memory (kept in module state?) — nothing of the old kernel's software state survives kexec; " +
+          "build the restored object from the decoded state",
+      );
+      return;
+    }
     const mismatch = compare(env, s, i, restored, {
       check,
       kernel: lk,
@@ -70,10 +98,18 @@ export function checkUpdate(env: Env, poison: boolean): CheckOutput {
       writtenVersion: version,
     });
     if (mismatch !== undefined) {
+      // A copy of the old object made while it was scrambled carries the scrambled values.
+      const undo = scramble(oldObjects);
+      const copied = sameFields(restored, s.objects[i]);
+      undo();
       fail(
-        poison
-          ? `token ${i + 1} is not restored intact on a kernel that poisoned unpreserved memory: ${mismatch}`
-          : `token ${i + 1} is not restored intact: ${mismatch}`,
+        copied
+          ? `token ${i + 1} is a copy of the old kernel's object, made while the testkit had scrambled it (the old ` +
+              "kernel is gone at restore time): state that never crossed physical memory (kept in module state?) — " +
+              `build the restored object from the decoded state: ${mismatch}`
+          : poison
+            ? `token ${i + 1} is not restored intact on a kernel that poisoned unpreserved memory: ${mismatch}`
+            : `token ${i + 1} is not restored intact: ${mismatch}`,
       );
     }
   });

@@ -69,8 +69,8 @@ export function checkVirtualAddresses(env: Env): CheckOutput {
         out.failures.push({
           message:
             `${region.label} at ${hex(region.base + offset)}${field !== undefined ? ` (field ${field})` : ""} holds ` +
-            `${hex(value)}, a kernel virtual address${va !== undefined ? ` (the old kernel's __va(${hex(va)}))` : ""}: ` +
-            "handover data must hold physical addresses only",
+            `${hex(value)}, which looks like ${va !== undefined ? `a direct-map virtual address of the old boot (its __va(${hex(va)}))` : "a kernel virtual address"}: ` +
+            `handover data must hold physical addresses only${field !== undefined ? ` — store the physical address in ${field}` : ""}`,
         });
       }
     }
