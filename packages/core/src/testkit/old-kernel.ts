@@ -36,7 +36,9 @@ export function objectGraph(roots: readonly unknown[], boundary: ReadonlySet<obj
     seen.set(value, path);
     for (const [step, child] of children(value)) walk(child, `${path}${step}`, depth + 1);
   };
-  roots.forEach((root, i) => walk(root, `#${i + 1}`, 0));
+  roots.forEach((root, i) => {
+    walk(root, `#${i + 1}`, 0);
+  });
   return seen;
 }
 
