@@ -9,6 +9,7 @@ import {
   ForgetfulBlobDriver,
   ForgetfulDownBlobDriver,
   KeptObjectBlobDriver,
+  PageTrustingBlobDriver,
   TruncatingBlobDriver,
   VirtualPageBlobDriver,
 } from "./drivers.js";
@@ -79,6 +80,19 @@ describe("planted faults", () => {
     const report = verifyDriverConformance(CopiedObjectBlobDriver, { ...blobOptions(), checks: ["update"] });
     expect(failuresOf(report, "update")[0]).toMatch(
       /^token 1 is a copy of the old kernel's object, made while the testkit had scrambled it .*: expected \d+, restored \d+/,
+    );
+  });
+
+  it("corruption trials also flip bits of a driver's own in-place pages: a restore that trusts them crashes", () => {
+    const report = verifyDriverConformance(PageTrustingBlobDriver, {
+      ...blobOptions(),
+      checks: ["corruption"],
+      corruption: { trials: 48 },
+    });
+    const failures = failuresOf(report, "corruption").filter((f) => /in-place page 0x[0-9a-f]+ \+0x/.test(f));
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]).toMatch(
+      /the restore failed with an untyped exception .*a page it preserved in place changed/,
     );
   });
 
