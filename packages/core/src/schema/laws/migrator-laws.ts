@@ -40,6 +40,11 @@ export const MIGRATOR_LAWS: MigratorLaws = Object.freeze({
   downValid: "down(y) is a valid value or a refusal",
 });
 
+/** `text` cut to a readable length (a value with a 1,000-element array is not). */
+export function brief(text: string, max = 240): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
 function describeError(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
@@ -132,7 +137,9 @@ export function checkMigrator(
           const back = attempt("down(up(x))", () => m.down(y));
           valid(lowerVersion, back, "down(up(x))");
           if (!valuesEqual(back, x)) {
-            throw new LawBroken(`down(up(x)) = ${showValue(back)} (${valueDiff(x, back) ?? "not x"})`);
+            throw new LawBroken(
+              `down(up(x)) ≠ x: ${valueDiff(x, back) ?? "differs"} (down(up(x)) = ${brief(showValue(back))})`,
+            );
           }
           return undefined;
         },
@@ -155,7 +162,9 @@ export function checkMigrator(
           valid(lowerVersion, x, "down(y)");
           const again = attempt("up(down(y))", () => m.up(x));
           if (!valuesEqual(again, y)) {
-            throw new LawBroken(`up(down(y)) = ${showValue(again)} (${valueDiff(y, again) ?? "not y"})`);
+            throw new LawBroken(
+              `up(down(y)) ≠ y: ${valueDiff(y, again) ?? "differs"} (up(down(y)) = ${brief(showValue(again))})`,
+            );
           }
           return undefined;
         },

@@ -1,6 +1,6 @@
 /** What the two law checks share: the schemas of a driver and its FLBs, law failures as conformance failures. */
 import { getFlbMetadata } from "../../luo/handlers/metadata.js";
-import type { MigratorLawOptions } from "../../schema/laws/migrator-laws.js";
+import { brief, type MigratorLawOptions } from "../../schema/laws/migrator-laws.js";
 import type { LawReport } from "../../schema/laws/report.js";
 import type { VersionedSchema } from "../../schema/versions/versioned.js";
 import type { ConformanceFailure } from "../report.js";
@@ -12,7 +12,7 @@ export function lawFailures(report: LawReport): ConformanceFailure[] {
     message:
       f.kind === "vacuous"
         ? `${f.subject}: ${f.law}: ${f.reason} (seed ${f.seed})`
-        : `${f.subject}: ${f.law} fails for ${f.shown}: ${f.reason} (seed ${f.seed}, path "${f.path}")`,
+        : `${f.subject}: ${f.law} fails for ${brief(f.shown)}: ${f.reason} (seed ${f.seed}, path "${f.path}")`,
   }));
 }
 
