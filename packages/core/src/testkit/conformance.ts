@@ -33,25 +33,29 @@ import { type AnyOptions, type CheckOutput, type Env, errorText } from "./scenar
  *
  * - `round-trip` — `decode(encode(x)) = x` for every version of the driver's schema (and of its
  *   FLBs' schemas) over generated values;
- * - `migrator-laws` — every migrator law of those schemas (`down(up(x)) = x`, …);
+ * - `migrator-laws` — every migrator law of those schemas (`down(up(x)) = x`, …), over values from
+ *   the declaration, `up` of older values with the added fields varied, and `generators`; a law
+ *   whose precondition held for fewer than `minExercised` of the values fails as vacuous;
  * - `update` — objects created by `createObject`, preserved, one changed in brownout (`brownout`),
  *   updated to a build with the same driver, restored intact (`assertRestored`), the change
- *   tracked as dirty, the timeline complete, sessions finished;
+ *   tracked as dirty, the timeline complete, sessions finished; the old kernel's objects are
+ *   scrambled between reboot and boot, and a restored object that is (or copies) one fails;
  * - `poison` — the same on a kexec that poisons every byte that was not preserved, so a forgotten
  *   preservation shows up;
  * - `version-pairs` — for every version *v* other than the native one, an update from the driver
  *   to a build whose driver speaks *v* natively ({@link withNative}: the driver must write *v*)
  *   and one from such a build to the driver (it must restore *v*); and updates in both directions
- *   with each peer. Typed refusals (no common version, a lossy path, a down-migration refusing a
- *   value) are accepted when the old kernel kept every object; a value refusal is retried with
- *   other objects (up to 4 sets) so the crossing itself gets exercised;
+ *   with each peer. Each pair crosses a population of objects (3 machines × 8, every other one
+ *   changed in brownout): each must be refused with a typed error before the kexec — the object is
+ *   then unpreserved and the update retried without it — or restored equal; a refused negotiation
+ *   is accepted when the old kernel kept every object. Counts are reported, mismatches name fields;
  * - `cancel` — cancel in PREPARED and in FROZEN: phase NORMAL, no cancel hook error, objects intact,
  *   memory unchanged ({@link MemorySnapshot}); then the same objects still update;
  * - `virtual-addresses` — no 8-byte word of the handover data (LUO subtree and records, every
- *   serialized state) looks like a kernel virtual address;
+ *   serialized state) looks like a kernel virtual address (a hit names the field);
  * - `corruption` — trials that each update once and corrupt the handover between the reboot and
- *   the next boot (bit flips, truncations, bad pointers, wrong compatible strings — see
- *   {@link planCorruption}).
+ *   the next boot (bit flips, also in pages an object preserved in place, truncations, bad
+ *   pointers, wrong compatible strings — see {@link planCorruption}).
  *
  * **What "detected" means.** A corruption is detected when the new kernel reports it with a typed
  * error: its boot throws a `LiveUpdateError` (e.g. `LuoRestoreAbortedError`,
