@@ -1,6 +1,7 @@
+import { generatorFor } from "@liveupdate/core";
 import type { ConformanceOptions } from "@liveupdate/core/testkit";
 import { expect } from "vitest";
-import { type CounterRing, CounterRingDriver } from "../src/index.js";
+import { type CounterRing, CounterRingDriver, CounterRingV2, sealOf } from "../src/index.js";
 
 /** What `assertRestored` compares: everything a VM could observe of a ring. */
 export interface RingSnapshot {
@@ -10,6 +11,20 @@ export interface RingSnapshot {
   readonly counters: readonly number[];
   readonly flags: readonly number[];
 }
+
+// #region generators
+/**
+ * Meaningful v2 states for the migrator laws. A v2 state has one flag per slot and a seal over
+ * every other field, which generated values almost never match (`down` refuses them all): give
+ * every candidate one flag per slot, then seal it.
+ */
+export const sealedStates = generatorFor(CounterRingV2, (states) =>
+  states.map(({ seal: _seal, ...state }) => {
+    const flags = Array.from({ length: state.capacity }, (_, slot) => state.flags[slot] ?? 0);
+    return { ...state, flags, seal: sealOf({ ...state, flags }) };
+  }),
+);
+// #endregion generators
 
 // #region options
 /** Reads what a VM could observe of `ring` through `driver`. */
@@ -45,5 +60,7 @@ export const ringConformance: ConformanceOptions<CounterRingDriver, CounterRing,
   brownout: (ring, _lk, driver) => driver.increment(ring, 7),
   // v2 states carry a seal: a corrupted v2 state must be refused, never restored.
   corruption: { integrity: [2] },
+  // ... and the migrator laws need sealed v2 values, or down refuses them all (a vacuous law).
+  generators: [sealedStates],
 };
 // #endregion options

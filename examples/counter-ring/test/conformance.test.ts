@@ -37,9 +37,14 @@ describe("counter ring conformance", () => {
       ["CounterRingDriver[native v1]", "CounterRingDriver", "restored", 1],
     ]);
     // Corrupted sealed states were refused, never restored.
-    const sealed = report.trials.flatMap((t) => t.objects).filter((o) => o.expected === "value");
+    const objects = report.trials.flatMap((t) => t.objects);
+    const sealed = objects.filter((o) => o.expected === "value" && !o.detail.includes("preserved in place"));
     expect(sealed.length).toBeGreaterThan(0);
     expect(sealed.every((o) => o.actual !== "changed")).toBe(true);
+    // Bit flips in a ring's own counter page (kept in place): its counters change, nothing crashes.
+    const inPlace = report.trials.filter((t) => t.description.includes("in-place page"));
+    expect(inPlace.length).toBeGreaterThan(0);
+    expect(inPlace.every((t) => t.ok)).toBe(true);
     expect(report.durationMs).toBeLessThan(20_000);
   });
 

@@ -407,14 +407,17 @@ export class LuoFolioNotOwnedError extends LuoError {
    * @param owner - driver (and object) asking.
    * @param phys - folio address.
    * @param order - folio order.
+   * @param hint - why the address cannot be one (e.g. it looks like a virtual address, of field X).
    */
-  constructor(owner: string, phys: number, order: number) {
+  constructor(owner: string, phys: number, order: number, hint?: string) {
     super(
-      `${owner}: folio 0x${phys.toString(16)} order ${order} is not listed for this object in the handover`,
+      `${owner}: folio 0x${phys.toString(16)} order ${order} is not listed for this object in the handover` +
+        `${hint === undefined ? "" : `: ${hint}`}`,
       {
         driver: owner,
         phys,
         order,
+        ...(hint === undefined ? {} : { hint }),
       },
     );
   }

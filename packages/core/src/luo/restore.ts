@@ -50,6 +50,7 @@ import {
   normalizeToken,
 } from "./session.js";
 import type { Timeline, TimelineStep } from "./timeline.js";
+import { virtualAddressHint } from "./virtual-hint.js";
 
 /**
  * What the incoming side needs from its orchestrator.
@@ -481,7 +482,7 @@ export class IncomingUpdate {
       const at = { session: r.session.name, token: r.token };
       const state = this.decodeState(rt, r.version, r.compatible, r.dataPhys, r.folios, at);
       const hook = hookOf(rt.raw, "restore")!;
-      const ctx = new ObjectRestoreContext(this.host.kho, r, this.restoredFolios, rt.unit.name);
+      const ctx = new ObjectRestoreContext(this.host.kho, r, this.restoredFolios, rt.unit.name, state);
       const object = this.host.runHook(rt, "restore", at, hook, state, ctx);
       r.object = object;
       r.status = "restored";
@@ -543,7 +544,7 @@ export class IncomingUpdate {
       const rt = flb.rt!;
       const state = this.decodeState(rt, flb.version, flb.compatible, flb.dataPhys, flb.folios, who);
       const hook = flbHookOf(rt.raw, "restore")!;
-      const api = new FolioRestorer(this.host.kho, flb, this.restoredFolios);
+      const api = new FolioRestorer(this.host.kho, flb, this.restoredFolios, state);
       const ctx: FlbRestoreContext = {
         flb: unit.name,
         users: 0,
@@ -724,9 +725,12 @@ class FolioRestorer implements RestoreApi {
   readonly #restored: Map<number, InRecord | InFlb>;
   /** phys → order of the listed folios, for objects with many folios (built on first use). */
   #byPhys: Map<number, number> | undefined;
+  /** The decoded state being restored (names the field of a bad address in errors). */
+  readonly #state: unknown;
 
-  constructor(kho: Kho, holder: InRecord | InFlb, restored: Map<number, InRecord | InFlb>) {
+  constructor(kho: Kho, holder: InRecord | InFlb, restored: Map<number, InRecord | InFlb>, state?: unknown) {
     this.#kho = kho;
+    this.#state = state;
     this.#holder = holder;
     this.#restored = restored;
     const own: PreservedFolio[] = [];
@@ -744,7 +748,7 @@ class FolioRestorer implements RestoreApi {
         who.session === undefined
           ? `FLB ${who.driver}`
           : `${who.driver} (session "${who.session}" token ${who.token})`;
-      throw new LuoFolioNotOwnedError(owner, phys, order);
+      throw new LuoFolioNotOwnedError(owner, phys, order, virtualAddressHint(phys, this.#state));
     }
     const result = this.#kho.restoreFolio(phys, order);
     this.#restored.set(phys, this.#holder);
@@ -801,8 +805,9 @@ class ObjectRestoreContext extends FolioRestorer implements RestoreContext {
     record: InRecord,
     restored: Map<number, InRecord | InFlb>,
     readonly driver: string,
+    state: unknown,
   ) {
-    super(kho, record, restored);
+    super(kho, record, restored, state);
     this.session = record.session.name;
     this.token = record.token;
     this.writtenVersion = record.version;

@@ -92,6 +92,7 @@ export {
   type ValidationIssue,
 } from "./errors.js";
 export { type ArbitraryOptions, arbitraryFor } from "./laws/arbitrary.js";
+export { generatorFor, type StructGenerator, type ValueGenerator } from "./laws/generators.js";
 export {
   checkMigrator,
   checkMigratorLaws,
@@ -99,7 +100,7 @@ export {
   type MigratorLawOptions,
   type MigratorLaws,
 } from "./laws/migrator-laws.js";
-export type { PropertyOptions } from "./laws/property.js";
+export { DEFAULT_MIN_EXERCISED, type PropertyOptions } from "./laws/property.js";
 export { assertLaws, type LawCheck, type LawFailure, type LawReport, mergeReports } from "./laws/report.js";
 export { checkRoundTrip, checkSchemaLaws, ROUND_TRIP_LAW, type RoundTripOptions } from "./laws/round-trip.js";
 export { canonicalJson } from "./layout/canonical.js";

@@ -33,6 +33,12 @@ export interface Corruption {
   readonly description: string;
   /** Applies it to physical memory (between the old kernel's reboot and the new kernel's boot). */
   apply(memory: PhysicalMemory): void;
+  /**
+   * Set when the corruption is in a page the object preserved in place (device memory, a table
+   * the new kernel adopts) rather than in the handover: the handover still reads the same, so the
+   * object may be restored (the page's content is the driver's to check) or refused, never crash.
+   */
+  readonly inPlace?: { readonly session: string; readonly token: bigint };
 }
 
 /** What a corruption is planned against. */
@@ -189,7 +195,8 @@ function writeSubtree(
  * `rng` (deterministic for a seed).
  *
  * - `bit-flip`: one bit anywhere in the object's serialized state, its `luo_file` record, its folio
- *   entries, its session record, the `luo_ser` header, an FLB record or the `luo` subtree blob;
+ *   entries, its session record, the `luo_ser` header, an FLB record or the `luo` subtree blob, or
+ *   in a page the object preserved in place (see {@link Corruption.inPlace});
  * - `truncation`: the state's tail zeroed, the folio list or the session's file list one entry
  *   shorter, the subtree blob's `totalsize` shortened, or the subtree's folio list shortened;
  * - `pointer`: a pointer of the handover (state, folio list, file list, session list, FLB list,
@@ -211,7 +218,7 @@ export function planCorruption(kind: CorruptionKind, target: CorruptionTarget, r
   switch (kind) {
     case "bit-flip": {
       const extent = stateExtent(memory, file, version.size);
-      const regions: { start: number; size: number; label: string; weight: number }[] = [
+      const regions: { start: number; size: number; label: string; weight: number; inPlace?: boolean }[] = [
         { start: file.data, size: version.size, label: `${who}: serialized state`, weight: 6 },
         { start: file.record, size: L.file.size, label: `${who}: luo_file record`, weight: 3 },
         {
@@ -239,6 +246,17 @@ export function planCorruption(kind: CorruptionKind, target: CorruptionTarget, r
           weight: 2,
         });
       }
+      // The object's own pages preserved in place: not handover data, but what its restore adopts.
+      const inPlace = file.folios.find((x) => !x.data);
+      if (inPlace !== undefined) {
+        regions.push({
+          start: inPlace.phys,
+          size: folioBytes(inPlace.order),
+          label: `${who}: in-place page ${hex(inPlace.phys)}`,
+          weight: 3,
+          inPlace: true,
+        });
+      }
       for (const flb of image.flbs) {
         regions.push({
           start: flb.record,
@@ -256,7 +274,8 @@ export function planCorruption(kind: CorruptionKind, target: CorruptionTarget, r
         if (roll < 0) break;
       }
       const offset = rng.int(0, region.size - 1);
-      return flipBit(region.start + offset, rng.int(0, 7), `${region.label} +${hex(offset)}`);
+      const flip = flipBit(region.start + offset, rng.int(0, 7), `${region.label} +${hex(offset)}`);
+      return region.inPlace ? { ...flip, inPlace: { session: file.session, token: file.token } } : flip;
     }
     case "truncation": {
       const options: (() => Corruption)[] = [

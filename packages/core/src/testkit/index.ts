@@ -11,14 +11,7 @@
  */
 import "reflect-metadata";
 
-export {
-  assertDriverConformance,
-  CONFORMANCE_SESSION,
-  type ConformanceOptions,
-  type CorruptionOptions,
-  type RestoredObjectContext,
-  verifyDriverConformance,
-} from "./conformance.js";
+export { assertDriverConformance, verifyDriverConformance } from "./conformance.js";
 export {
   CORRUPTION_KINDS,
   type Corruption,
@@ -51,6 +44,7 @@ export {
   type UpdateResult,
 } from "./harness.js";
 export { MemorySnapshot } from "./memory-snapshot.js";
+export type { ConformanceOptions, CorruptionOptions, RestoredObjectContext } from "./options.js";
 export {
   CONFORMANCE_CHECKS,
   type ConformanceCheckName,
@@ -63,4 +57,5 @@ export {
   formatConformanceReport,
   type VersionPairResult,
 } from "./report.js";
+export { CONFORMANCE_SESSION } from "./scenario.js";
 export { type CatalogOverride, withCatalog, withNative } from "./variants.js";

@@ -60,13 +60,20 @@ export interface VersionPairResult {
   /** Version the negotiation picked, when it succeeded. */
   readonly version: number | undefined;
   /**
-   * `restored`: the update went through and every object passed `assertRestored`; `refused`: the
-   * update was refused with a typed error before the reboot (no common version, a lossy path, a
-   * down-migration refusing a value) and the old kernel kept every object; `failed`: anything else.
+   * `restored`: every object of the population was restored equal (`assertRestored`) or refused
+   * with a typed error before the kexec (a down-migration refusing its value), and some were
+   * restored; `refused`: negotiation refused the pair (no common version, a lossy path) or every
+   * object was refused; `failed`: some object was neither.
    */
   readonly outcome: "restored" | "refused" | "failed";
-  /** Why (the refusal, or the failure). */
+  /** The counts of objects, and the refusal reasons (or why negotiation refused). */
   readonly detail: string;
+  /** Objects restored equal (`assertRestored` passed). */
+  readonly restored: number;
+  /** Objects refused with a typed error before the kexec (the old kernel kept them intact). */
+  readonly refused: number;
+  /** Objects that were neither (the check's failures name them). */
+  readonly failed: number;
 }
 
 /** What happened to one object in a corruption trial. */

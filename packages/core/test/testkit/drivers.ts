@@ -177,3 +177,77 @@ export function blobOptions(
     ...extra,
   };
 }
+
+/** Keeps its blobs in module state and hands the old kernel's object back on restore. */
+const kept = new Map<bigint, Blob>();
+
+@LiveUpdateDriver({ schema: BlobSchema })
+export class KeptObjectBlobDriver extends BlobDriverBase {
+  override onSerialize(blob: Blob, ctx: SerializeContext): BlobV1Value {
+    kept.set(ctx.token, blob);
+    return super.onSerialize(blob, ctx);
+  }
+
+  override onRestore(state: BlobV1Value, ctx: RestoreContext): Blob {
+    ctx.restoreFolio(Number(state.page), 0);
+    return kept.get(ctx.token)!;
+  }
+}
+
+/** The same, but copies the kept object (its fields, at restore time) instead of decoding its state. */
+@LiveUpdateDriver({ schema: BlobSchema })
+export class CopiedObjectBlobDriver extends KeptObjectBlobDriver {
+  override onRestore(state: BlobV1Value, ctx: RestoreContext): Blob {
+    const old = super.onRestore(state, ctx);
+    return new Blob(old.page, old.value);
+  }
+}
+
+/** Hands over its page as a direct-map virtual address, and restores it from there. */
+@LiveUpdateDriver({ schema: BlobSchema })
+export class VirtualPageBlobDriver extends BlobDriverBase {
+  override onSerialize(blob: Blob, ctx: SerializeContext): BlobV1Value {
+    return { ...super.onSerialize(blob, ctx), page: this.kernel.layout.physToVirt(blob.page) };
+  }
+}
+
+/** A two-version schema whose `up` keeps only the low 16 bits of the value (a lossy up). */
+export const TruncatingBlobSchema = versionedSchema("truncblob", BlobV1).next(BlobV2, {
+  kind: "injective",
+  up: (v1) => ({ ...v1, value: v1.value & 0xffff, extra: 0 }),
+  down: ({ extra, ...v1 }, ctx) => (extra === 0 ? v1 : ctx.refuse("extra", "v1 has no extra")),
+});
+
+/** A two-version schema whose `down` resets the cookie it should keep. */
+export const ForgetfulDownBlobSchema = versionedSchema("cookieblob", BlobV1).next(BlobV2, {
+  kind: "injective",
+  up: (v1) => ({ ...v1, extra: 0 }),
+  down: ({ extra, ...v1 }, ctx) =>
+    extra === 0 ? { ...v1, cookie: 0n } : ctx.refuse("extra", "v1 has no extra"),
+});
+
+/** Drivers of those schemas (correct hooks). */
+@LiveUpdateDriver({ schema: TruncatingBlobSchema })
+export class TruncatingBlobDriver extends BlobDriverBase {
+  override onSerialize(blob: Blob): BlobV2Value {
+    return { page: BigInt(blob.page), value: blob.value, extra: 0, cookie: 0n };
+  }
+}
+
+@LiveUpdateDriver({ schema: ForgetfulDownBlobSchema })
+export class ForgetfulDownBlobDriver extends BlobDriverBase {
+  override onSerialize(blob: Blob): BlobV2Value {
+    return { page: BigInt(blob.page), value: blob.value, extra: 0, cookie: 0n };
+  }
+}
+
+/** Trusts the content of its in-place page: a page that is not its pattern makes the restore crash. */
+@LiveUpdateDriver({ schema: BlobSchema })
+export class PageTrustingBlobDriver extends BlobDriverBase {
+  override onRestore(state: BlobV1Value, ctx: RestoreContext): Blob {
+    const bytes = this.kernel.machine.memory.read(Number(state.page), PAGE_SIZE);
+    const kinds = new Map<boolean, string>([[true, "pattern"]]);
+    void (kinds.get(bytes.every((b) => b === pattern(state.value))) as string).length;
+    return super.onRestore(state, ctx);
+  }
+}

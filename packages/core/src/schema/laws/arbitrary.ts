@@ -5,6 +5,7 @@ import { SCALAR_INFO } from "../declare/scalar-info.js";
 import type { AnyStruct, CharsType, Infer, InlineType, IntInvariants, ScalarName } from "../declare/types.js";
 import { SchemaDeclarationError } from "../errors.js";
 import { utf8Length } from "../validate/checks.js";
+import { applyGenerator, type StructGenerator } from "./generators.js";
 
 /** Options of {@link arbitraryFor}. */
 export interface ArbitraryOptions {
@@ -17,6 +18,11 @@ export interface ArbitraryOptions {
    * count invariants allow (default 3). Bounds recursive declarations.
    */
   readonly maxDepth?: number;
+  /**
+   * The driver author's generators of meaningful values, per struct ({@link generatorFor}): each
+   * replaces or transforms the schema-derived values of its struct wherever they are generated.
+   */
+  readonly generators?: readonly StructGenerator[];
 }
 
 const HARD_DEPTH_SLACK = 16;
@@ -26,6 +32,7 @@ interface Settings {
   readonly maxAreaLength: number;
   readonly maxDepth: number;
   readonly root: string;
+  readonly generators: readonly StructGenerator[] | undefined;
 }
 
 /** Arbitrary of integers of kind `scalar` satisfying `inv`, as bigints. */
@@ -94,7 +101,8 @@ function lengthArbitrary(
   });
 }
 
-class Builder {
+/** Builds arbitraries of a declaration's values (see {@link arbitraryFor}). */
+export class Builder {
   constructor(private readonly settings: Settings) {}
 
   inline(type: InlineType, depth: number): fc.Arbitrary<unknown> {
@@ -110,7 +118,7 @@ class Builder {
       case "array":
         return fc.array(this.inline(type.element, depth), { minLength: type.length, maxLength: type.length });
       case "struct":
-        return this.struct(type, depth);
+        return applyGenerator(type, this.struct(type, depth), this.settings.generators);
       case "pointer": {
         if (type.nullable && depth >= this.settings.maxDepth) return fc.constant(null);
         this.guard(depth);
@@ -127,6 +135,31 @@ class Builder {
         { driver: this.settings.root },
       );
     }
+  }
+
+  /**
+   * A fresh value of field `name` of `struct`, an array or area with `length` elements or bytes
+   * (for an `up`-migrated value whose count field must keep matching).
+   */
+  field(struct: AnyStruct, name: string, length: number | undefined): fc.Arbitrary<unknown> {
+    const type = struct.fields[name]!;
+    if (type.kind === "areaPointer") return fc.uint8Array({ minLength: length ?? 0, maxLength: length ?? 0 });
+    if (type.kind === "arrayPointer") {
+      const n = length ?? 0;
+      return n === 0
+        ? fc.constant([])
+        : fc.array(this.inline(type.element(), 1), { minLength: n, maxLength: n });
+    }
+    if (type.kind === "reserved") return fc.constant(undefined);
+    return this.inline(type, 0);
+  }
+
+  /** One element of array field `name` of `struct` (a byte for an area). */
+  element(struct: AnyStruct, name: string): fc.Arbitrary<unknown> {
+    const type = struct.fields[name]!;
+    if (type.kind === "arrayPointer") return this.inline(type.element(), 1);
+    if (type.kind === "array") return this.inline(type.element, 1);
+    return fc.integer({ min: 0, max: 255 });
   }
 
   struct(struct: AnyStruct, depth: number): fc.Arbitrary<Record<string, unknown>> {
@@ -180,10 +213,12 @@ class Builder {
 /**
  * A fast-check arbitrary of valid values of `struct`: every invariant, string fit, fixed array
  * length, count-field bound and nullability respected; pointer depth bounded (for recursive
- * declarations). Every generated value encodes without error.
+ * declarations). Every generated value encodes without error. With `options.generators`, the
+ * author's generator of a struct ({@link generatorFor}) turns these values into meaningful ones
+ * (e.g. recomputes a seal), or replaces them.
  *
  * @param struct - the struct declaration.
- * @param options - size and depth bounds.
+ * @param options - size and depth bounds, the author's generators.
  * @example
  * ```ts
  * fc.assert(fc.property(arbitraryFor(InodeV1), (inode) => {
@@ -196,11 +231,21 @@ export function arbitraryFor<S extends AnyStruct>(
   struct: S,
   options: ArbitraryOptions = {},
 ): fc.Arbitrary<Infer<S>> {
-  const builder = new Builder({
+  return applyGenerator(struct, candidatesFor(struct, options), options.generators) as fc.Arbitrary<Infer<S>>;
+}
+
+/** The schema-derived values of `struct` before its own generator applies (nested ones do apply). */
+export function candidatesFor(struct: AnyStruct, options: ArbitraryOptions = {}): fc.Arbitrary<unknown> {
+  return builderFor(struct, options).struct(struct, 0);
+}
+
+/** The value builder behind {@link arbitraryFor}, for callers that generate single fields. */
+export function builderFor(struct: AnyStruct, options: ArbitraryOptions = {}): Builder {
+  return new Builder({
     maxPointeeLength: options.maxPointeeLength ?? 4,
     maxAreaLength: options.maxAreaLength ?? 32,
     maxDepth: options.maxDepth ?? 3,
     root: struct.name,
+    generators: options.generators,
   });
-  return builder.struct(struct, 0) as fc.Arbitrary<Infer<S>>;
 }

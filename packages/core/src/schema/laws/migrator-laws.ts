@@ -4,7 +4,9 @@ import { showValue } from "../values/show.js";
 import type { NeighbourMigrator } from "../versions/migrator.js";
 import type { VersionedSchema } from "../versions/versioned.js";
 import { type ArbitraryOptions, arbitraryFor } from "./arbitrary.js";
-import { LawBroken, type PropertyOptions, runLaw, VACUOUS } from "./property.js";
+import { downCandidates } from "./candidates.js";
+import { valueDiff } from "./diff.js";
+import { LawBroken, type PropertyOptions, runLaw, type Vacuous } from "./property.js";
 import type { LawCheck, LawFailure, LawReport } from "./report.js";
 
 /** Options of {@link checkMigratorLaws}. */
@@ -38,6 +40,11 @@ export const MIGRATOR_LAWS: MigratorLaws = Object.freeze({
   downValid: "down(y) is a valid value or a refusal",
 });
 
+/** `text` cut to a readable length (a value with a 1,000-element array is not). */
+export function brief(text: string, max = 240): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
 function describeError(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
@@ -58,6 +65,11 @@ function attempt<T>(what: string, fn: () => T): T {
  * - `injective`: `up(down(y)) = y` whenever `down(y)` succeeds;
  * - `injective` and `lossy`: `down(y)` is a valid vN value or a typed refusal.
  *
+ * The vN+1 values of the laws about `down` mix values derived from the declaration with `up` of
+ * generated vN values whose added fields are varied; `options.generators` turns them into
+ * meaningful ones (e.g. recomputes a seal). A law about `down` whose precondition (`down(y)`
+ * succeeds) held for fewer than `options.minExercised` of the values fails as vacuous.
+ *
  * @param schema - the versioned schema.
  * @param lower - the migrator's lower version N.
  * @param options - runs, seed, generation bounds.
@@ -76,7 +88,14 @@ export function checkMigrator(
     checks.push(result.check);
     if (result.failure !== undefined) failures.push(result.failure);
   };
-  const meta = (law: string, version: number) => ({ driver: schema.name, subject: m.name, law, version });
+  const meta = (law: string, version: number) => ({
+    driver: schema.name,
+    subject: m.name,
+    law,
+    version,
+    precondition: "down(y) succeeds",
+    struct: schema.version(version).struct.name,
+  });
   const wanted = (law: string) => options.law === undefined || options.law === law;
   const valid = (version: typeof lowerVersion, value: unknown, what: string) => {
     if (!version.ioType.is(value)) {
@@ -92,12 +111,17 @@ export function checkMigrator(
     }
   };
 
-  // down(y), or undefined when the migrator refuses y — allowed for injective and lossy ones only.
-  const downOf = (y: unknown): { value: unknown } | undefined => {
+  // down(y), or why the migrator refused y — allowed for injective and lossy ones only.
+  const downOf = (y: unknown): { value: unknown } | Vacuous => {
     try {
       return { value: m.down(y) };
     } catch (e) {
-      if (m.kind !== "iso" && e instanceof SchemaDowngradeRefusedError) return undefined;
+      if (m.kind !== "iso" && e instanceof SchemaDowngradeRefusedError) {
+        const { path, reason } = e.context as { path?: unknown; reason?: unknown };
+        return {
+          vacuous: `down refused ${String(path)}${reason === undefined ? "" : `: ${String(reason)}`}`,
+        };
+      }
       throw new LawBroken(`down(y) threw ${describeError(e)}`);
     }
   };
@@ -112,7 +136,11 @@ export function checkMigrator(
           valid(upperVersion, y, "up(x)");
           const back = attempt("down(up(x))", () => m.down(y));
           valid(lowerVersion, back, "down(up(x))");
-          if (!valuesEqual(back, x)) throw new LawBroken(`down(up(x)) = ${showValue(back)}`);
+          if (!valuesEqual(back, x)) {
+            throw new LawBroken(
+              `down(up(x)) ≠ x: ${valueDiff(x, back) ?? "differs"} (down(up(x)) = ${brief(showValue(back))})`,
+            );
+          }
           return undefined;
         },
         options,
@@ -126,14 +154,18 @@ export function checkMigrator(
     record(
       runLaw(
         meta(law, lower + 1),
-        arbitraryFor(upperVersion.struct, options),
+        downCandidates(m, lowerVersion, upperVersion, options),
         (y) => {
           const down = downOf(y);
-          if (down === undefined) return VACUOUS;
+          if (!("value" in down)) return down;
           const x = down.value;
           valid(lowerVersion, x, "down(y)");
           const again = attempt("up(down(y))", () => m.up(x));
-          if (!valuesEqual(again, y)) throw new LawBroken(`up(down(y)) = ${showValue(again)}`);
+          if (!valuesEqual(again, y)) {
+            throw new LawBroken(
+              `up(down(y)) ≠ y: ${valueDiff(y, again) ?? "differs"} (up(down(y)) = ${brief(showValue(again))})`,
+            );
+          }
           return undefined;
         },
         options,
@@ -144,10 +176,10 @@ export function checkMigrator(
     record(
       runLaw(
         meta(MIGRATOR_LAWS.downValid, lower + 1),
-        arbitraryFor(upperVersion.struct, options),
+        downCandidates(m, lowerVersion, upperVersion, options),
         (y) => {
           const down = downOf(y);
-          if (down === undefined) return VACUOUS;
+          if (!("value" in down)) return down;
           valid(lowerVersion, down.value, "down(y)");
           return undefined;
         },

@@ -16,6 +16,11 @@ export interface LawCheck {
 
 /** A law that failed, with a shrunk counterexample and the seed to replay it. */
 export interface LawFailure {
+  /**
+   * `counterexample`: a value breaks the law; `vacuous`: the law held, but its precondition held
+   * for too few generated values to mean anything (see `PropertyOptions.minExercised`).
+   */
+  readonly kind: "counterexample" | "vacuous";
   /** Driver (or struct) name. */
   readonly driver: string;
   /** What was checked (see {@link LawCheck.subject}). */
@@ -73,12 +78,15 @@ export function assertLaws(report: LawReport): LawReport {
   const failure = report.failures[0];
   if (failure === undefined) return report;
   throw new SchemaLawViolationError(
-    `${failure.subject}: law ${failure.law} fails for ${failure.shown}: ${failure.reason} (seed ${failure.seed}, path ${JSON.stringify(failure.path)})`,
+    failure.kind === "vacuous"
+      ? `${failure.subject}: law ${failure.law}: ${failure.reason} (seed ${failure.seed})`
+      : `${failure.subject}: law ${failure.law} fails for ${failure.shown}: ${failure.reason} (seed ${failure.seed}, path ${JSON.stringify(failure.path)})`,
     {
       driver: failure.driver,
       version: failure.version,
       migrator: failure.subject,
       law: failure.law,
+      kind: failure.kind,
       counterexample: failure.counterexample,
       reason: failure.reason,
       seed: failure.seed,
