@@ -19,7 +19,10 @@ export {
   SizeParseError,
   ViewStraddlesSectionError,
 } from "./errors.js";
+export * as dmaEngineAbi from "./devices/dma-engine/abi.js";
+export { DmaEngine, type DmaEngineOptions, type DmaEngineProgress } from "./devices/dma-engine/engine.js";
 export { exportMemoryImage } from "./image.js";
+export * from "./iommu/index.js";
 export {
   InterruptController,
   type InterruptDelivery,

@@ -1,4 +1,5 @@
 import { MachineClock } from "./clock.js";
+import { VtdIommu, type VtdIommuOptions } from "./iommu/iommu.js";
 import { InterruptController } from "./irq/controller.js";
 import { MemoryMap } from "./memory-map.js";
 import { PciBus } from "./pci/bus.js";
@@ -18,6 +19,8 @@ export interface MachineOptions {
   readonly manualClock?: boolean;
   /** How devices are scheduled: seed, quantum, stress mode (see {@link DeviceScheduler}). */
   readonly scheduler?: SchedulerOptions;
+  /** Options of the VT-d IOMMU (cache and fault log sizes). */
+  readonly iommu?: VtdIommuOptions;
 }
 
 /**
@@ -38,6 +41,8 @@ export class Machine {
   readonly memoryMap: MemoryMap;
   /** Monotonic clock, shared by every kernel booted on this machine. */
   readonly clock: MachineClock;
+  /** The VT-d IOMMU in front of every PCI function (translation disabled at power-on). */
+  readonly iommu: VtdIommu;
   /** Runs the devices on the machine's clock (see {@link Machine.preempt}). */
   readonly scheduler: DeviceScheduler;
   /** The interrupt controller MSI-X messages go to; kernels wire its vectors. */
@@ -52,6 +57,7 @@ export class Machine {
       options.memoryMap ?? MemoryMap.standardX86(typeof size === "string" ? parseSize(size) : size);
     this.memory = new PhysicalMemory(this.memoryMap);
     this.clock = new MachineClock({ manual: options.manualClock ?? false });
+    this.iommu = new VtdIommu(this.memory, options.iommu);
     this.scheduler = new DeviceScheduler(this.clock, options.scheduler);
     this.interrupts = new InterruptController(this.clock);
     this.pci = new PciBus({ memory: this.memory, interrupts: this.interrupts, scheduler: this.scheduler });
