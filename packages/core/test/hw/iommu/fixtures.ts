@@ -11,6 +11,7 @@ import {
   encodeSecondStageEntry,
   Machine,
   tableIndex,
+  type VtdIommuOptions,
   type VtdPasidEntry,
   writeQwords,
 } from "@liveupdate/core";
@@ -171,8 +172,11 @@ export class DeviceTables {
 }
 
 /** A machine with an IOMMU whose tables are allocated from 16 MiB upwards. */
-export function setup(memory = "1G"): { machine: Machine; alloc: () => number; tables: DeviceTables } {
-  const machine = new Machine({ memory, manualClock: true });
+export function setup(
+  memory = "1G",
+  iommu: VtdIommuOptions = {},
+): { machine: Machine; alloc: () => number; tables: DeviceTables } {
+  const machine = new Machine({ memory, manualClock: true, iommu });
   const allocator = new PageAllocator(16 * 1024 * 1024);
   const alloc = (): number => allocator.page();
   const tables = new DeviceTables(machine, alloc);
