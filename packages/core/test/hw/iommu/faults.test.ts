@@ -121,6 +121,68 @@ describe("fault reasons", () => {
     expect(machine.iommu.exportState().faultsByRequester["0308"]).toBe(7);
   });
 
+  it("reserved bits in each structure are reserved-bits faults with that structure's FR code", () => {
+    const cases: Array<[string, (t: ReturnType<typeof device>) => number, bigint, number]> = [
+      ["root entry bit 1", (t) => t.tables.root + (RID >> 8) * 16, 1n << 1n, FR.ROOT_RESERVED],
+      ["context entry bit 5", (t) => t.tables.contextEntryAddress(RID), 1n << 5n, FR.CONTEXT_RESERVED],
+      ["context entry qword 2", (t) => t.tables.contextEntryAddress(RID) + 16, 1n, FR.CONTEXT_RESERVED],
+      ["PASID directory bit 2", (t) => t.tables.pasidDirectory(RID), 1n << 2n, FR.PASID_DIR_RESERVED],
+      ["PASID entry bit 10", (t) => t.tables.pasidEntryAddress(RID, 0), 1n << 10n, FR.PASID_RESERVED],
+      ["PASID entry qword 5", (t) => t.tables.pasidEntryAddress(RID, 0) + 40, 1n, FR.PASID_RESERVED],
+      ["PGTT 111b", (t) => t.tables.pasidEntryAddress(RID, 0), 7n << 6n, FR.PASID_INVALID],
+      ["second-stage PS in the PML4", (t) => t.ss.root, 1n << 7n, FR.SS_RESERVED],
+      ["second-stage address above 46 bits", (t) => t.ss.root, 1n << 47n, FR.SS_RESERVED],
+    ];
+    for (const [what, where, bits, code] of cases) {
+      const t = device();
+      const at = where(t);
+      t.machine.memory.writeU64(at, t.machine.memory.readU64(at) | bits);
+      expect(t.machine.iommu.translate(req(RID, 0x1000)), what).toEqual({
+        ok: false,
+        reason: "reserved-bits",
+      });
+      expect(t.machine.iommu.faults.records().at(-1)!.code, what).toBe(code);
+    }
+  });
+
+  it("first-stage: XD is reserved without NXE; a nested first-stage table the second stage does not map faults", () => {
+    const { machine, tables, alloc } = device();
+    const fs = new TableBuilder(machine, alloc, "first");
+    fs.map(0, 0x10_0000, KiB4, { write: true });
+    machine.memory.writeU64(fs.root, machine.memory.readU64(fs.root) | (1n << 63n));
+    tables.attach(RID + 7);
+    tables.setPasid(RID + 7, 0, {
+      present: true,
+      type: "first-stage",
+      domainId: 2,
+      firstStageTable: fs.root,
+    });
+    expect(machine.iommu.translate(req(RID + 7, 0))).toEqual({ ok: false, reason: "reserved-bits" });
+    tables.setPasid(RID + 7, 0, {
+      present: true,
+      type: "first-stage",
+      domainId: 2,
+      firstStageTable: fs.root,
+      noExecuteEnable: true,
+    });
+    machine.iommu.invalidate({ kind: "pasid-cache-global" });
+    expect(machine.iommu.translate(req(RID + 7, 0)).ok).toBe(true);
+    // Nested, with an empty second stage: the guest's first-stage table itself is not mapped.
+    const ss = new TableBuilder(machine, alloc, "second");
+    tables.setPasid(RID + 7, 1, {
+      present: true,
+      type: "nested",
+      domainId: 3,
+      secondStageTable: ss.root,
+      firstStageTable: 0x1000,
+    });
+    expect(machine.iommu.translate(req(RID + 7, 0, false, 1))).toEqual({
+      ok: false,
+      reason: "page-not-present",
+    });
+    expect(machine.iommu.faults.records().at(-1)!.code).toBe(FR.NO_READ);
+  });
+
   it("a pointer past the end of RAM is table-outside-memory", () => {
     const { machine, tables, alloc } = device();
     const ss = new TableBuilder(machine, alloc, "second");
