@@ -137,6 +137,21 @@ describe("DMA through the IOMMU across a live update", () => {
     expect(machine.iommu.faults.records().some((f) => f.requesterId === rid)).toBe(true);
   });
 
+  it("counts a cancelled update's brownout, then before again", () => {
+    const { machine, a, engine } = rig(5, true);
+    a.kernel.kexecLoad(buildB as never);
+    a.luo.prepare();
+    expect(machine.updatePhase).toBe("brownout");
+    machine.run(50_000);
+    a.luo.cancel("changed our mind");
+    expect(machine.updatePhase).toBe("before");
+    const brownout = engine.progress.bytes.brownout;
+    expect(brownout).toBeGreaterThan(0);
+    machine.run(50_000);
+    expect(engine.progress.bytes.brownout).toBe(brownout);
+    expect(engine.progress.bytes.blackout).toBe(0);
+  });
+
   it("is deterministic by seed across the whole update", () => {
     const run = (seed: number) => {
       const { machine, a, engine } = rig(seed, true);
