@@ -132,6 +132,16 @@ export class DmaEngine extends PciFunction {
     return out;
   }
 
+  /** Registers, work per phase and completion-record faults, for `exportHardwareState`. */
+  override deviceState(): Readonly<Record<string, unknown>> {
+    return {
+      model: "dma-engine",
+      registers: this.registers(),
+      progress: this.progress,
+      completionFaults: this.completionFaults,
+    };
+  }
+
   /** Runs the engine for `context.budgetNs` of machine time. */
   override run(context: DeviceRunContext): void {
     if (!this.enabled || this.haltReason !== 0 || (this.current === undefined && this.head === this.tail)) {
