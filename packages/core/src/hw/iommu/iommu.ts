@@ -90,13 +90,19 @@ export class VtdIommu implements DmaRemapper {
   /**
    * Writes a register at its architectural offset, with the side effects hardware has: GCMD
    * enables translation and queued invalidation and latches RTADDR (SRTP); IQT makes the unit
-   * execute the invalidation queue; RW1C status bits clear.
+   * execute the invalidation queue; CCMD with ICC and IOTLB_REG with IVT invalidate at once
+   * (register-based invalidation); RW1C status bits clear.
    *
    * @throws {@link VtdRegisterError} for an offset that is not a writable register of this unit.
    */
   writeRegister(offset: number, value: bigint | number): void {
-    const effect = this.registers.write(offset, BigInt(value));
-    if (effect === "queue-tail") processInvalidationQueue(this.registers, this.memory, this.caches);
+    const regs = this.registers;
+    const effect = regs.write(offset, BigInt(value));
+    if (effect === "queue-tail") processInvalidationQueue(regs, this.memory, this.caches);
+    else if (effect !== "none") {
+      const inv = effect === "context-command" ? regs.takeContextCommand() : regs.takeIotlbCommand();
+      if (inv !== undefined) applyInvalidation(this.caches, inv);
+    }
   }
 
   /** Sets GCMD bit `bit` to `on`, keeping the other enables as GSTS reports them (as drivers do). */

@@ -68,9 +68,44 @@ describe("VT-d registers", () => {
     expect(machine.iommu.translate(req(0x100, 0))).toEqual({ ok: false, reason: "reserved-bits" });
   });
 
+  it("register-based invalidation: CCMD and IOTLB_REG invalidate at once and report the granularity done", () => {
+    const { machine, alloc, tables } = setup();
+    const ss = new TableBuilder(machine, alloc, "second");
+    ss.map(0x1000, 0x10_0000, KiB4, { write: true });
+    tables.attach(0x100);
+    tables.setPasid(0x100, 0, {
+      present: true,
+      type: "second-stage",
+      domainId: 7,
+      secondStageTable: ss.root,
+    });
+    const phys = () => {
+      const t = machine.iommu.translate(req(0x100, 0x1000));
+      return t.ok ? t.phys : t.reason;
+    };
+    expect(phys()).toBe(0x10_0000);
+    ss.map(0x1000, 0x20_0000, KiB4, { write: true });
+    // Page-selective, DID 7, one page at 0x1000.
+    machine.iommu.writeRegister(VTD_REG.IVA, 0x1000n);
+    machine.iommu.writeRegister(VTD_REG.IOTLB, (1n << 63n) | (3n << 60n) | (7n << 32n));
+    expect(phys()).toBe(0x20_0000);
+    const iotlb = machine.iommu.readRegister(VTD_REG.IOTLB);
+    expect(iotlb >> 63n).toBe(0n); // IVT cleared: done
+    expect((iotlb >> 57n) & 3n).toBe(3n); // IAIG: page-selective
+    // Device-selective context invalidation after moving RID_PASID to an absent PASID.
+    tables.attach(0x100, { ridPasid: 9 });
+    expect(phys()).toBe(0x20_0000);
+    machine.iommu.writeRegister(VTD_REG.CCMD, (1n << 63n) | (3n << 61n) | (0x100n << 16n));
+    expect(phys()).toBe("pasid-not-present");
+    const ccmd = machine.iommu.readRegister(VTD_REG.CCMD);
+    expect(ccmd >> 63n).toBe(0n);
+    expect((ccmd >> 59n) & 3n).toBe(3n);
+  });
+
   it("unknown offsets are typed errors", () => {
     const { iommu } = new Machine({ memory: "64M" });
     expect(() => iommu.readRegister(0x30)).toThrow(VtdRegisterError);
+    expect(() => iommu.readRegister(0x410)).toThrow(VtdRegisterError);
     expect(() => iommu.writeRegister(VTD_REG.CAP, 0n)).toThrow(VtdRegisterError);
   });
 
