@@ -36,7 +36,7 @@ export interface PciAttachment {
 /** Why a DMA access did not happen: a translation fault, bus mastering off, or no memory there. */
 export type DmaFailure = DmaFaultReason | "bus-master-disabled" | "not-memory";
 
-/** DMA and reset figures of one function (plain data in {@link PciFunction.snapshotCounters}). */
+/** DMA and reset figures of one function (`PciFunction.counters`). */
 export interface PciFunctionCounters {
   /** Function-level resets. An update must never reset a preserved device. */
   resets: number;
