@@ -42,6 +42,16 @@ export class VtdRegisterError extends LiveUpdateError {
   }
 }
 
+/** Invalidation descriptors could not be queued (the queue is off, stopped, or full). */
+export class VtdQueueError extends LiveUpdateError {
+  /** @inheritDoc */
+  readonly code = "HW_VTD_QUEUE";
+  /** @param reason - why nothing was queued. */
+  constructor(reason: string) {
+    super(`cannot queue VT-d invalidations: ${reason}`, { driver: "vt-d", reason });
+  }
+}
+
 function format(value: unknown): string {
   return typeof value === "number" || typeof value === "bigint" ? hex(value) : String(value);
 }

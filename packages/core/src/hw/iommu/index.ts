@@ -31,7 +31,7 @@ export {
   type VtdTranslationType,
   writeQwords,
 } from "./entries.js";
-export { VtdEncodeError, VtdRegisterError } from "./errors.js";
+export { VtdEncodeError, VtdQueueError, VtdRegisterError } from "./errors.js";
 export { VtdFaultLog, type VtdFaultRecord } from "./faults.js";
 export {
   type DescriptorError,
@@ -40,6 +40,7 @@ export {
   type VtdDescriptor,
   type VtdInvalidation,
 } from "./invalidation.js";
+export { submitInvalidations } from "./invalidation-queue.js";
 export { VtdIommu, type VtdIommuOptions } from "./iommu.js";
 export { VTD_CAP_VALUE, VTD_ECAP_VALUE } from "./registers.js";
 export type { VtdCounters, VtdIommuState } from "./state.js";

@@ -189,3 +189,15 @@ export function setup(
 export function req(requesterId: number, iova: number, write = false, pasid?: number) {
   return { requesterId, iova, write, pasid };
 }
+
+/** Attaches `rid` with RID_PASID 0 translated second-stage-only by a new table in domain `domainId`. */
+export function secondStageDevice(
+  env: ReturnType<typeof setup>,
+  rid: number,
+  domainId: number,
+): TableBuilder {
+  const ss = new TableBuilder(env.machine, env.alloc, "second");
+  env.tables.attach(rid);
+  env.tables.setPasid(rid, 0, { present: true, type: "second-stage", domainId, secondStageTable: ss.root });
+  return ss;
+}

@@ -1,8 +1,10 @@
 import {
   encodeInvalidation,
   type Machine,
+  submitInvalidations,
   VTD_REG,
   type VtdInvalidation,
+  VtdQueueError,
   writeQwords,
 } from "@liveupdate/core";
 import { describe, expect, it } from "vitest";
@@ -206,6 +208,31 @@ describe("queued invalidation (descriptors in memory)", () => {
     expect(machine.iommu.readRegister(VTD_REG.IQH)).toBe(64n);
     machine.iommu.writeRegister(VTD_REG.ICS, 1n);
     expect(machine.iommu.readRegister(VTD_REG.ICS)).toBe(0n);
+  });
+
+  it("submitInvalidations fills the queue at its tail (wrapping) and rings it once", () => {
+    const { machine, alloc, ssA } = twoDomains();
+    const queue = alloc();
+    expect(() => submitInvalidations(machine.iommu, machine.memory, [{ kind: "iotlb-global" }])).toThrow(
+      VtdQueueError,
+    );
+    machine.iommu.enableQueuedInvalidation(queue, 0); // one page: 128 descriptors
+    const status = alloc();
+    for (let round = 0; round < 3; round++) {
+      physOf(machine, A, 0x1000);
+      ssA.map(0x1000, 0x40_0000 + round * KiB4, KiB4, { write: true });
+      const padding: VtdInvalidation[] = Array.from({ length: 60 }, () => ({ kind: "context-global" }));
+      submitInvalidations(machine.iommu, machine.memory, [
+        ...padding,
+        { kind: "iotlb-page", domainId: 1, address: 0x1000, addressMask: 0 },
+        { kind: "wait", statusAddress: status, statusData: round + 1 },
+      ]);
+      expect(physOf(machine, A, 0x1000)).toBe(0x40_0000 + round * KiB4);
+      expect(machine.memory.readU32(status)).toBe(round + 1);
+    }
+    expect(machine.iommu.readRegister(VTD_REG.IQH)).toBe(BigInt((3 * 62 * 32) % 4096));
+    const tooMany: VtdInvalidation[] = Array.from({ length: 128 }, () => ({ kind: "iotlb-global" }));
+    expect(() => submitInvalidations(machine.iommu, machine.memory, tooMany)).toThrow(/do not fit/);
   });
 
   it("an invalid descriptor stops the queue with IQE until software clears it", () => {

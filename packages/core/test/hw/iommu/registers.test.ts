@@ -20,7 +20,7 @@ import {
 } from "@liveupdate/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KiB4, req, setup, TableBuilder } from "./fixtures.js";
+import { KiB4, req, secondStageDevice, setup } from "./fixtures.js";
 
 const field = (value: bigint, shift: number, bits: number): number =>
   Number((value >> BigInt(shift)) & ((1n << BigInt(bits)) - 1n));
@@ -69,16 +69,10 @@ describe("VT-d registers", () => {
   });
 
   it("register-based invalidation: CCMD and IOTLB_REG invalidate at once and report the granularity done", () => {
-    const { machine, alloc, tables } = setup();
-    const ss = new TableBuilder(machine, alloc, "second");
+    const env = setup();
+    const { machine, tables } = env;
+    const ss = secondStageDevice(env, 0x100, 7);
     ss.map(0x1000, 0x10_0000, KiB4, { write: true });
-    tables.attach(0x100);
-    tables.setPasid(0x100, 0, {
-      present: true,
-      type: "second-stage",
-      domainId: 7,
-      secondStageTable: ss.root,
-    });
     const phys = () => {
       const t = machine.iommu.translate(req(0x100, 0x1000));
       return t.ok ? t.phys : t.reason;
@@ -110,16 +104,9 @@ describe("VT-d registers", () => {
   });
 
   it("exportState counts translations, hits and misses", () => {
-    const { machine, alloc, tables } = setup();
-    const ss = new TableBuilder(machine, alloc, "second");
-    ss.map(0, 0x10_0000, KiB4, { write: true });
-    tables.attach(0x100);
-    tables.setPasid(0x100, 0, {
-      present: true,
-      type: "second-stage",
-      domainId: 1,
-      secondStageTable: ss.root,
-    });
+    const env = setup();
+    const { machine } = env;
+    secondStageDevice(env, 0x100, 1).map(0, 0x10_0000, KiB4, { write: true });
     machine.iommu.translate(req(0x100, 0));
     machine.iommu.translate(req(0x100, 8));
     expect(machine.iommu.exportState().counters).toMatchObject({
