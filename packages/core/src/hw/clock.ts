@@ -25,6 +25,11 @@ export class MachineClock {
     this.origin = performance.now();
   }
 
+  /** True for a manual clock (only {@link MachineClock.advance} moves it). */
+  get isManual(): boolean {
+    return this.manual;
+  }
+
   /** Nanoseconds since the machine was created. */
   now(): number {
     if (this.manual) return this.manualNow;

@@ -36,6 +36,8 @@ export type DmaFaultReason =
   | "page-not-present"
   /** A write hit a mapping without write permission. */
   | "write-to-read-only"
+  /** A read hit a mapping without read permission (a write-only second-stage entry). */
+  | "read-not-permitted"
   /** A structure or table entry had reserved bits set (or an invalid encoding). */
   | "reserved-bits"
   /** The address is beyond the domain's address width. */

@@ -20,6 +20,69 @@ import {
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
+/** One step of the model-based tests below. */
+type Operation =
+  | { kind: "write"; at: number; bytes: Uint8Array }
+  | { kind: "fill"; at: number; length: number; byte: number }
+  | { kind: "u32"; at: number; value: number }
+  | { kind: "u64"; at: number; value: bigint }
+  | { kind: "copy"; from: number; to: number; length: number }
+  | { kind: "read" | "peek" | "view"; at: number; length: number }
+  | { kind: "readU16"; at: number }
+  | { kind: "readU32"; at: number };
+
+/**
+ * Applies `op` to `memory` and to `model` (a plain byte array of memory from address 0), clamped
+ * to the model's end (views and peeks to their section); reads are compared with the model.
+ */
+function apply(memory: PhysicalMemory, model: Uint8Array, op: Operation): void {
+  const size = model.length;
+  const dv = new DataView(model.buffer);
+  if (op.kind === "write") {
+    const bytes = op.bytes.subarray(0, size - op.at);
+    memory.write(op.at, bytes);
+    model.set(bytes, op.at);
+  } else if (op.kind === "fill") {
+    const length = Math.min(op.length, size - op.at);
+    memory.fill(op.at, length, op.byte);
+    model.fill(op.byte, op.at, op.at + length);
+  } else if (op.kind === "u32") {
+    memory.writeU32(op.at, op.value);
+    dv.setUint32(op.at, op.value, true);
+  } else if (op.kind === "u64") {
+    memory.writeU64(op.at, op.value);
+    dv.setBigUint64(op.at, op.value, true);
+  } else if (op.kind === "copy") {
+    const length = Math.min(op.length, size - op.from, size - op.to);
+    memory.copy(op.to, op.from, length);
+    model.copyWithin(op.to, op.from, op.from + length);
+  } else if (op.kind === "read") {
+    const length = Math.min(op.length, size - op.at);
+    expect(Buffer.compare(memory.read(op.at, length), model.subarray(op.at, op.at + length))).toBe(0);
+  } else if (op.kind === "readU16") {
+    expect(memory.readU16(op.at)).toBe(dv.getUint16(op.at, true));
+  } else if (op.kind === "readU32") {
+    expect(memory.readU32(op.at)).toBe(dv.getUint32(op.at, true));
+  } else {
+    const length = Math.min(op.length, SECTION_SIZE - (op.at % SECTION_SIZE));
+    const got = op.kind === "peek" ? memory.peek(op.at, length) : memory.view(op.at, length);
+    expect(Buffer.compare(got, model.subarray(op.at, op.at + length))).toBe(0);
+  }
+}
+
+/** Non-constant bytes (xorshift) that bulk writes take slices of: cheaper than generating each. */
+function pattern(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let x = 0x2545f491;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
 describe("PhysicalMemory", () => {
   it("reads and writes little-endian scalars, including across 2 MiB sections", () => {
     const memory = new PhysicalMemory(MemoryMap.standardX86(64 * MiB));
@@ -93,31 +156,7 @@ describe("PhysicalMemory", () => {
           // A whole-section poison first, as a kexec does: partial fills then layer over it.
           memory.fill(2 * MiB, 2 * MiB, 0x6b);
           model.fill(0x6b, 2 * MiB, 4 * MiB);
-          for (const op of operations) {
-            if (op.kind === "fill") {
-              const length = Math.min(op.length, size - op.at);
-              memory.fill(op.at, length, op.byte);
-              model.fill(op.byte, op.at, op.at + length);
-            } else if (op.kind === "write") {
-              const bytes = op.bytes.subarray(0, size - op.at);
-              memory.write(op.at, bytes);
-              model.set(bytes, op.at);
-            } else if (op.kind === "u32") {
-              memory.writeU32(op.at, op.value);
-              new DataView(model.buffer).setUint32(op.at, op.value, true);
-            } else if (op.kind === "read") {
-              const length = Math.min(op.length, size - op.at);
-              expect(Buffer.compare(memory.read(op.at, length), model.subarray(op.at, op.at + length))).toBe(
-                0,
-              );
-            } else if (op.kind === "readU16") {
-              expect(memory.readU16(op.at)).toBe(new DataView(model.buffer).getUint16(op.at, true));
-            } else {
-              const length = Math.min(op.length, SECTION_SIZE - (op.at % SECTION_SIZE));
-              const got = op.kind === "peek" ? memory.peek(op.at, length) : memory.view(op.at, length);
-              expect(Buffer.compare(got, model.subarray(op.at, op.at + length))).toBe(0);
-            }
-          }
+          for (const op of operations) apply(memory, model, op);
           expect(Buffer.compare(memory.read(0, size), model)).toBe(0);
         },
       ),
@@ -182,29 +221,86 @@ describe("PhysicalMemory", () => {
         (operations) => {
           const memory = new PhysicalMemory(new MemoryMap([{ base: 0, size, type: "ram" }]));
           const model = new Uint8Array(size);
-          for (const op of operations) {
-            if (op.kind === "write") {
-              const bytes = op.bytes.subarray(0, size - op.at);
-              memory.write(op.at, bytes);
-              model.set(bytes, op.at);
-            } else if (op.kind === "fill") {
-              const length = Math.min(op.length, size - op.at);
-              memory.fill(op.at, length, op.byte);
-              model.fill(op.byte, op.at, op.at + length);
-            } else if (op.kind === "u64") {
-              memory.writeU64(op.at, op.value);
-              new DataView(model.buffer).setBigUint64(op.at, op.value, true);
-            } else {
-              const length = Math.min(op.length, size - op.from, size - op.to);
-              memory.copy(op.to, op.from, length);
-              model.copyWithin(op.to, op.from, op.from + length);
-            }
-          }
+          for (const op of operations) apply(memory, model, op);
           expect(Buffer.compare(memory.read(0, size), model)).toBe(0);
         },
       ),
       { numRuns: 40 },
     );
+  });
+
+  describe("bulk copies over several sections (which share one buffer)", () => {
+    const size = 12 * MiB;
+    const source = pattern(size);
+
+    it("match a byte-array model under multi-section writes, whole-section fills and reads", () => {
+      const at = fc.nat(size - 1);
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.oneof(
+              fc
+                .record({ at, from: fc.nat(size - 1), length: fc.integer({ min: 1, max: 9 * MiB }) })
+                .map(({ at, from, length }) => ({
+                  kind: "write" as const,
+                  at,
+                  bytes: source.subarray(from, from + length),
+                })),
+              fc.record({
+                kind: fc.constant("fill" as const),
+                at,
+                // Whole sections are released (a write then backs them anew), partial ones tracked.
+                length: fc.oneof(fc.nat(300_000), fc.integer({ min: SECTION_SIZE, max: 7 * MiB })),
+                byte: fc.nat(255),
+              }),
+              fc.record({
+                kind: fc.constant("u64" as const),
+                at: fc.nat(size - 8),
+                value: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+              }),
+              fc.record({ kind: fc.constant("read" as const), at, length: fc.nat(9 * MiB) }),
+              fc.record({ kind: fc.constant("readU32" as const), at: fc.nat(size - 4) }),
+              fc.record({ kind: fc.constant("view" as const), at, length: fc.integer({ min: 1, max: 64 }) }),
+            ),
+            { maxLength: 25 },
+          ),
+          (operations) => {
+            const memory = new PhysicalMemory(new MemoryMap([{ base: 0, size, type: "ram" }]));
+            const model = new Uint8Array(size);
+            // Poisoned sections (as after a kexec): a shared buffer must apply their fill byte.
+            memory.fill(2 * MiB, 2 * MiB, 0x6b);
+            model.fill(0x6b, 2 * MiB, 4 * MiB);
+            memory.fill(6 * MiB, 4 * MiB, 0x5a);
+            model.fill(0x5a, 6 * MiB, 10 * MiB);
+            for (const op of operations) apply(memory, model, op);
+            expect(Buffer.compare(memory.read(0, size), model)).toBe(0);
+            for (const { base, bytes } of memory.backedSections()) {
+              expect(bytes.length).toBe(SECTION_SIZE);
+              expect(Buffer.compare(bytes, model.subarray(base, base + SECTION_SIZE))).toBe(0);
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+
+    it("back exactly the sections a write covers, and release them one by one", () => {
+      const memory = new PhysicalMemory(new MemoryMap([{ base: 0, size, type: "ram" }]));
+      const data = source.subarray(0, 3 * SECTION_SIZE);
+      memory.write(SECTION_SIZE + 4096, data); // sections 1-4, partial first and last
+      expect(memory.backedBytes()).toBe(4 * SECTION_SIZE);
+      memory.fill(2 * SECTION_SIZE, SECTION_SIZE, 0x6b); // releases section 2 only
+      expect(memory.backedBytes()).toBe(3 * SECTION_SIZE);
+      expect(memory.readU8(2 * SECTION_SIZE + 7)).toBe(0x6b);
+      expect([...memory.backedSections()].map((s) => s.base / SECTION_SIZE)).toEqual([1, 3, 4]);
+      // The sections around the released one keep their data and stay writable on their own.
+      const first = memory.read(SECTION_SIZE + 4096, SECTION_SIZE - 4096);
+      expect(Buffer.compare(first, data.subarray(0, SECTION_SIZE - 4096))).toBe(0);
+      memory.writeU32(3 * SECTION_SIZE - 2, 0xdeadbeef); // straddles released section 2 and section 3
+      expect(memory.readU32(3 * SECTION_SIZE - 2)).toBe(0xdeadbeef);
+      expect(memory.readU8(3 * SECTION_SIZE + 2)).toBe(data[2 * SECTION_SIZE - 4096 + 2]);
+      expect(memory.backedBytes()).toBe(4 * SECTION_SIZE);
+    });
   });
 
   it("exports a sparse image whose offsets are physical addresses", () => {
