@@ -14,12 +14,13 @@ export {
 } from "./dma.js";
 export {
   BadAccessError,
+  MemoryImageError,
   MemoryMapError,
   NotMemoryError,
   SizeParseError,
   ViewStraddlesSectionError,
 } from "./errors.js";
-export { exportMemoryImage } from "./image.js";
+export { exportMemoryImage, openMemoryImage } from "./image.js";
 export { Machine, type MachineOptions } from "./machine.js";
 export { MAX_PHYS_ADDR, MemoryMap, type MemoryRegion, type MemoryRegionType } from "./memory-map.js";
 export { PhysicalMemory, SECTION_SIZE } from "./physical-memory.js";

@@ -48,6 +48,7 @@ export {
   KhoVmallocError,
 } from "./errors.js";
 export * from "./fdt/index.js";
+export { type KhoHandoverImage, readKhoHandover } from "./handover-image.js";
 export { KhoIncoming, type RetrievedSubtree } from "./incoming.js";
 export { type BootKernelOptions, bootKernel, Kho, type KhoKernel, kexecBoot } from "./kho.js";
 export type { IncomingMemoryMap } from "./memory-map-reader.js";
