@@ -1,17 +1,7 @@
-import { LiveUpdateError } from "@liveupdate/core";
 import { type Command, InvalidArgumentError } from "commander";
+import { type CommandIo, reportFailure, toJson } from "../io.js";
 import { formatSelftestReport } from "../selftest/format.js";
 import { runKhoSelftest } from "../selftest/kho-selftest.js";
-
-/** Where command output goes; tests pass their own. */
-export interface CommandIo {
-  /** Standard output. */
-  out(text: string): void;
-  /** Standard error. */
-  err(text: string): void;
-  /** Sets the process exit code. */
-  setExitCode(code: number): void;
-}
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -58,18 +48,10 @@ export function registerKhoSelftest(program: Command, io: CommandIo): void {
             poison: options.poison,
             ...(options.out !== undefined ? { outDir: options.out } : {}),
           });
-          io.out(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatSelftestReport(report));
+          io.out(options.json ? toJson(report) : formatSelftestReport(report));
         } catch (error) {
-          if (!(error instanceof LiveUpdateError)) throw error;
-          io.err(
-            `KHO self-test: FAIL\n  ${error.code}: ${error.message}\n  ${JSON.stringify(error.context, bigintJson)}\n`,
-          );
-          io.setExitCode(1);
+          reportFailure(io, "KHO self-test", error);
         }
       },
     );
-}
-
-function bigintJson(_key: string, value: unknown): unknown {
-  return typeof value === "bigint" ? `0x${value.toString(16)}` : value;
 }

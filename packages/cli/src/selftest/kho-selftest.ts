@@ -3,10 +3,8 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import {
   bootKernel,
-  defineKernelBuild,
   exportMemoryImage,
   FdtBuilder,
-  type KernelBuild,
   type KhoKernel,
   kexecBoot,
   MAX_PAGE_ORDER,
@@ -17,6 +15,7 @@ import {
   Prng,
   parseSize,
 } from "@liveupdate/core";
+import { SELFTEST_BUILDS } from "../builds/core-builds.js";
 import { SelftestVerificationError } from "./errors.js";
 
 /** Options of {@link runKhoSelftest}. */
@@ -90,10 +89,7 @@ const KHO_TEST_MAGIC = 0x4b484f21;
  */
 export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
   const rng = new Prng(options.seed);
-  const builds: KernelBuild[] = [
-    defineKernelBuild({ version: "6.16.0-selftest-a" }),
-    defineKernelBuild({ version: "6.16.0-selftest-b" }),
-  ];
+  const builds = SELFTEST_BUILDS.builds;
   const machine = new Machine({ memory: parseSize(options.memory) });
   let booted: KhoKernel = bootKernel(machine, {
     build: builds[0]!,
