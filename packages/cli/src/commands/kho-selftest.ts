@@ -25,7 +25,10 @@ export function registerKhoSelftest(program: Command, io: CommandIo): void {
     .option("--max-order <n>", "highest folio order", integer(0, 10), 10)
     .option("--kexecs <n>", "consecutive kexecs", integer(1, 100), 1)
     .option("--no-poison", "do not poison non-preserved memory at reboot")
-    .option("--out <dir>", "write handover.dtb, memory.img, boot-data.json, preserved.json")
+    .option(
+      "--out <dir>",
+      "write handover.dtb, memory.img, boot-data.json, hardware.json, preserved.json (liveupdate inspect reads them)",
+    )
     .option("--json", "print the report as JSON")
     .action(
       (options: {

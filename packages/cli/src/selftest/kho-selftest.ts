@@ -1,9 +1,8 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import {
   bootKernel,
-  exportMemoryImage,
   FdtBuilder,
   type KhoKernel,
   kexecBoot,
@@ -15,6 +14,8 @@ import {
   Prng,
   parseSize,
 } from "@liveupdate/core";
+import { hexa } from "../artifacts/files.js";
+import { writeHandoverArtifacts } from "../artifacts/write.js";
 import { SELFTEST_BUILDS } from "../builds/core-builds.js";
 import { SelftestVerificationError } from "./errors.js";
 
@@ -32,7 +33,7 @@ export interface KhoSelftestOptions {
   readonly kexecs: number;
   /** Poison non-preserved memory at reboot. */
   readonly poison: boolean;
-  /** Directory for handover.dtb, memory.img, boot-data.json and preserved.json (first kexec). */
+  /** Directory for handover.dtb, memory.img, boot-data.json, hardware.json and preserved.json (first kexec). */
   readonly outDir?: string;
 }
 
@@ -132,7 +133,11 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
     const rebootMs = performance.now() - t;
 
     if (hop === 0 && options.outDir !== undefined) {
-      files.push(...writeArtifacts(options.outDir, machine, handoff.bootData!, kho.scratch, preservedList));
+      files.push(...writeHandoverArtifacts(options.outDir, machine, handoff.bootData!));
+      const preserved = join(options.outDir, "preserved.json");
+      const list = preservedList.map((f) => ({ phys: hexa(f.phys), order: f.order }));
+      writeFileSync(preserved, `${JSON.stringify(list, null, 1)}\n`);
+      files.push(preserved);
     }
 
     t = performance.now();
@@ -210,48 +215,4 @@ function restoreAndVerify(booted: KhoKernel, expected: readonly TestFolio[]): vo
     const actual = crc32(kernel.machine.memory.read(phys, orderBytes(order)));
     if (actual !== want.crc) throw new SelftestVerificationError("folio contents", { index: i, phys, order });
   }
-}
-
-function writeArtifacts(
-  dir: string,
-  machine: Machine,
-  bootData: NonNullable<ReturnType<KhoKernel["kernel"]["reboot"]>["bootData"]>,
-  scratch: readonly { base: number; size: number }[],
-  preserved: Array<{ phys: PhysAddr; order: number }>,
-): string[] {
-  mkdirSync(dir, { recursive: true });
-  const fdtHeader = machine.memory.read(bootData.fdtAddr, 8);
-  const totalSize = new DataView(fdtHeader.buffer).getUint32(4, false);
-  const paths = {
-    dtb: join(dir, "handover.dtb"),
-    image: join(dir, "memory.img"),
-    bootData: join(dir, "boot-data.json"),
-    preserved: join(dir, "preserved.json"),
-  };
-  writeFileSync(paths.dtb, machine.memory.read(bootData.fdtAddr, totalSize));
-  exportMemoryImage(machine.memory, paths.image);
-  const hexa = (n: number): string => `0x${n.toString(16)}`;
-  writeFileSync(
-    paths.bootData,
-    `${JSON.stringify(
-      {
-        fdt_addr: hexa(bootData.fdtAddr),
-        fdt_size: bootData.fdtSize,
-        scratch_addr: hexa(bootData.scratchAddr),
-        scratch_size: bootData.scratchSize,
-        scratch: scratch.map((area) => ({ addr: hexa(area.base), size: hexa(area.size) })),
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  writeFileSync(
-    paths.preserved,
-    `${JSON.stringify(
-      preserved.map((f) => ({ phys: hexa(f.phys), order: f.order })),
-      null,
-      1,
-    )}\n`,
-  );
-  return Object.values(paths);
 }
