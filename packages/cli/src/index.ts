@@ -47,6 +47,7 @@ export {
   shippedMatrix,
 } from "./matrix/shipped-matrix.js";
 export { buildProgram, type ProgramOptions } from "./program.js";
+export { NO_PROGRESS, type ProgressEvent, type ProgressSink, progressFor } from "./progress/progress.js";
 export { SelftestVerificationError } from "./selftest/errors.js";
 export { formatSelftestReport } from "./selftest/format.js";
 export {

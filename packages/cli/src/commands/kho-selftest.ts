@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { type CommandIo, reportFailure, toJson } from "../io.js";
+import { progressFor } from "../progress/progress.js";
 import { formatSelftestReport } from "../selftest/format.js";
 import { runKhoSelftest } from "../selftest/kho-selftest.js";
 
@@ -41,8 +42,10 @@ export function registerKhoSelftest(program: Command, io: CommandIo): void {
         out?: string;
         json?: boolean;
       }) => {
+        const progress = progressFor(io, options);
         try {
           const report = runKhoSelftest({
+            onProgress: (event) => progress.update(event),
             memory: options.memory,
             seed: options.seed,
             folios: options.folios,
@@ -51,8 +54,10 @@ export function registerKhoSelftest(program: Command, io: CommandIo): void {
             poison: options.poison,
             ...(options.out !== undefined ? { outDir: options.out } : {}),
           });
+          progress.stop();
           io.out(options.json ? toJson(report) : formatSelftestReport(report));
         } catch (error) {
+          progress.stop();
           reportFailure(io, "KHO self-test", error);
         }
       },

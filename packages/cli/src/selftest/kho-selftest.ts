@@ -17,6 +17,7 @@ import {
 import { hexa } from "../artifacts/files.js";
 import { writeHandoverArtifacts } from "../artifacts/write.js";
 import { SELFTEST_BUILDS } from "../builds/core-builds.js";
+import type { ProgressEvent } from "../progress/progress.js";
 import { SelftestVerificationError } from "./errors.js";
 
 /** Options of {@link runKhoSelftest}. */
@@ -35,6 +36,8 @@ export interface KhoSelftestOptions {
   readonly poison: boolean;
   /** Directory for handover.dtb, memory.img, boot-data.json, hardware.json and preserved.json (first kexec). */
   readonly outDir?: string;
+  /** Called before each step (fill, then per kexec: preserve, finalize, reboot, boot, restore + verify). */
+  readonly onProgress?: (event: ProgressEvent) => void;
 }
 
 /** Timings (ms) and sizes of one kexec hop. */
@@ -77,6 +80,9 @@ interface TestFolio {
   readonly crc: number;
 }
 
+/** Progress steps of one kexec hop. */
+const STEPS_PER_KEXEC = 5;
+
 /** Subtree name and magic, as upstream's lib/test_kho.c. */
 const SUBTREE = "kho_test";
 const KHO_TEST_MAGIC = 0x4b484f21;
@@ -98,7 +104,14 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
     poisonOnReboot: options.poison,
   });
   const files: string[] = [];
+  const total = 1 + STEPS_PER_KEXEC * options.kexecs;
+  let done = 0;
+  const step = (label: string): void => {
+    options.onProgress?.({ done, total, step: label });
+    done++;
+  };
 
+  step(`allocate and fill ${options.folios} folios`);
   let t = performance.now();
   const folios: TestFolio[] = [];
   for (let i = 0; i < options.folios; i++) {
@@ -114,11 +127,14 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
   const hops: SelftestHop[] = [];
   for (let hop = 0; hop < options.kexecs; hop++) {
     const { kernel, kho } = booted;
+    const hopStep = (label: string) => step(`kexec ${hop + 1}/${options.kexecs}: ${label}`);
+    hopStep("preserve");
     t = performance.now();
     for (const folio of folios) kho.preserveFolio(folio.phys, folio.order);
     kho.publishSubtree(SUBTREE, encodeSubtree(folios));
     const preserveMs = performance.now() - t;
 
+    hopStep("finalize");
     t = performance.now();
     const report = kho.finalize();
     const finalizeMs = performance.now() - t;
@@ -128,6 +144,7 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
       hop === 0 && options.outDir !== undefined ? [...kho.outgoing.preservedFolios()] : [];
     const next = builds[(hop + 1) % builds.length]!;
     kernel.kexecLoad(next);
+    hopStep("reboot");
     t = performance.now();
     const handoff = kernel.reboot();
     const rebootMs = performance.now() - t;
@@ -140,10 +157,12 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
       files.push(preserved);
     }
 
+    hopStep("boot");
     t = performance.now();
     booted = kexecBoot(handoff, { seed: rng.u32(), poisonOnReboot: options.poison });
     const bootMs = performance.now() - t;
 
+    hopStep("restore + verify");
     t = performance.now();
     restoreAndVerify(booted, folios);
     const restoreVerifyMs = performance.now() - t;
@@ -159,6 +178,7 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
       poisonedBytes: handoff.poisonedBytes,
     });
   }
+  options.onProgress?.({ done, total, step: "done" });
   const preservedBytes = folios.reduce((sum, f) => sum + orderBytes(f.order), 0);
   return { folios: folios.length, preservedBytes, fillMs, hops, files };
 }
