@@ -1,8 +1,9 @@
 /**
- * Emulated hardware: sparse physical memory, the firmware memory map and the machine clock.
- * Hardware never imports kernel code.
+ * The emulated machine: sparse physical memory, the firmware memory map, memory images, the DMA
+ * contract between devices and the IOMMU, and the machine clock. Hardware never imports kernel
+ * code; it is what survives a kexec.
  *
- * @module
+ * @module hw
  */
 export { MachineClock } from "./clock.js";
 export {

@@ -1,8 +1,10 @@
 /**
- * Kexec HandOver (KHO): preserve memory across kexec in the kho-v1 format, hand it to the next
- * kernel, and restore it there. Also the FDT codec the format is built on.
+ * Kexec HandOver (KHO): preserve memory across kexec in the kho-v1 format (root FDT, memory map of
+ * `khoser_mem_chunk` pages and bitmaps, subtrees), hand it to the next kernel, and restore it
+ * there; read a handover offline from a memory image. Also the FDT codec the format is built on.
+ * The concept guide "Machine, kernel and Kexec HandOver" explains the format.
  *
- * @module
+ * @module kho
  */
 export {
   bitmapSpan,

@@ -235,7 +235,7 @@ export function readLuoSubtree(machine: Pick<Machine, "memory">, bootData: BootD
  * it (call it between `luo.reboot()` and the next boot, or from the harness's `beforeBoot`).
  *
  * @param machine - the machine (or anything with its `memory`, such as an offline image from
- *   {@link openMemoryImage}: `{ memory }`).
+ *   `openMemoryImage`: `{ memory }`).
  * @param bootData - the boot data of the handoff (`KexecHandoff.bootData`).
  * @throws {@link HandoverImageError} when the handover cannot be read (it is read with the same
  *   schema the orchestrator uses; a corrupt handover fails here too).
