@@ -36,10 +36,32 @@ describe("the liveupdate binary", () => {
       "handover.dtb",
       "memory.img",
       "boot-data.json",
+      "hardware.json",
       "preserved.json",
     ]);
     const dtb = readFileSync(join(out, "handover.dtb"));
     expect(dtb.readUInt32BE(0)).toBe(0xd00dfeed);
+
+    const inspect = liveupdate("inspect", out, "--json");
+    expect(inspect.status).toBe(0);
+    const handover = JSON.parse(inspect.stdout);
+    expect(handover.subtrees.map((s: { name: string }) => s.name)).toEqual(["kho_test"]);
+    expect(handover.perOwner[0]).toMatchObject({ owner: "kho_test folios", folios: 48 });
+  });
+
+  it("is linked at the repository root: npx liveupdate lists every subcommand", () => {
+    const root = join(import.meta.dirname, "..");
+    const run = spawnSync(join(root, "node_modules", ".bin", "liveupdate"), ["--help"], {
+      encoding: "utf8",
+      cwd: root,
+    });
+    expect(run.status).toBe(0);
+    const commands = [...run.stdout.matchAll(/^ {2}([a-z][a-z-]+)/gm)].map((m) => m[1]);
+    expect(commands).toEqual(["kho-selftest", "inspect", "matrix", "help"]);
+    // The README's command list names every one.
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    for (const command of commands.filter((c) => c !== "help"))
+      expect(readme).toContain(`liveupdate ${command}`);
   });
 
   it("rejects bad options with a usage error and a non-zero exit", () => {

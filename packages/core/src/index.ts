@@ -1,9 +1,9 @@
 /**
- * `@liveupdate/core` — the liveupdate SDK: emulated hardware, an emulated kernel that boots and
- * kexecs, Kexec HandOver in the kernel's own kho-v1 format, versioned binary schemas, the live
- * update orchestrator, the driver SDK and the testkit.
+ * `@liveupdate/core`'s root: everything of the SDK is imported from here (the reference lists it by
+ * layer, in the modules above), plus what every layer shares — {@link LiveUpdateError}, the base of
+ * every typed error, ABI assertions and the seeded PRNG.
  *
- * @packageDocumentation
+ * @module common
  */
 import "reflect-metadata";
 

@@ -1,17 +1,8 @@
-import { LiveUpdateError } from "@liveupdate/core";
 import { type Command, InvalidArgumentError } from "commander";
+import { type CommandIo, reportFailure, toJson } from "../io.js";
+import { progressFor } from "../progress/progress.js";
 import { formatSelftestReport } from "../selftest/format.js";
 import { runKhoSelftest } from "../selftest/kho-selftest.js";
-
-/** Where command output goes; tests pass their own. */
-export interface CommandIo {
-  /** Standard output. */
-  out(text: string): void;
-  /** Standard error. */
-  err(text: string): void;
-  /** Sets the process exit code. */
-  setExitCode(code: number): void;
-}
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -35,7 +26,10 @@ export function registerKhoSelftest(program: Command, io: CommandIo): void {
     .option("--max-order <n>", "highest folio order", integer(0, 10), 10)
     .option("--kexecs <n>", "consecutive kexecs", integer(1, 100), 1)
     .option("--no-poison", "do not poison non-preserved memory at reboot")
-    .option("--out <dir>", "write handover.dtb, memory.img, boot-data.json, preserved.json")
+    .option(
+      "--out <dir>",
+      "write handover.dtb, memory.img, boot-data.json, hardware.json, preserved.json (liveupdate inspect reads them)",
+    )
     .option("--json", "print the report as JSON")
     .action(
       (options: {
@@ -48,8 +42,10 @@ export function registerKhoSelftest(program: Command, io: CommandIo): void {
         out?: string;
         json?: boolean;
       }) => {
+        const progress = progressFor(io, options);
         try {
           const report = runKhoSelftest({
+            onProgress: (event) => progress.update(event),
             memory: options.memory,
             seed: options.seed,
             folios: options.folios,
@@ -58,18 +54,12 @@ export function registerKhoSelftest(program: Command, io: CommandIo): void {
             poison: options.poison,
             ...(options.out !== undefined ? { outDir: options.out } : {}),
           });
-          io.out(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatSelftestReport(report));
+          progress.stop();
+          io.out(options.json ? toJson(report) : formatSelftestReport(report));
         } catch (error) {
-          if (!(error instanceof LiveUpdateError)) throw error;
-          io.err(
-            `KHO self-test: FAIL\n  ${error.code}: ${error.message}\n  ${JSON.stringify(error.context, bigintJson)}\n`,
-          );
-          io.setExitCode(1);
+          progress.stop();
+          reportFailure(io, "KHO self-test", error);
         }
       },
     );
-}
-
-function bigintJson(_key: string, value: unknown): unknown {
-  return typeof value === "bigint" ? `0x${value.toString(16)}` : value;
 }

@@ -1,12 +1,9 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import {
   bootKernel,
-  defineKernelBuild,
-  exportMemoryImage,
   FdtBuilder,
-  type KernelBuild,
   type KhoKernel,
   kexecBoot,
   MAX_PAGE_ORDER,
@@ -17,6 +14,10 @@ import {
   Prng,
   parseSize,
 } from "@liveupdate/core";
+import { hexa } from "../artifacts/files.js";
+import { writeHandoverArtifacts } from "../artifacts/write.js";
+import { SELFTEST_BUILDS } from "../builds/core-builds.js";
+import type { ProgressEvent } from "../progress/progress.js";
 import { SelftestVerificationError } from "./errors.js";
 
 /** Options of {@link runKhoSelftest}. */
@@ -33,8 +34,10 @@ export interface KhoSelftestOptions {
   readonly kexecs: number;
   /** Poison non-preserved memory at reboot. */
   readonly poison: boolean;
-  /** Directory for handover.dtb, memory.img, boot-data.json and preserved.json (first kexec). */
+  /** Directory for handover.dtb, memory.img, boot-data.json, hardware.json and preserved.json (first kexec). */
   readonly outDir?: string;
+  /** Called before each step (fill, then per kexec: preserve, finalize, reboot, boot, restore + verify). */
+  readonly onProgress?: (event: ProgressEvent) => void;
 }
 
 /** Timings (ms) and sizes of one kexec hop. */
@@ -77,6 +80,9 @@ interface TestFolio {
   readonly crc: number;
 }
 
+/** Progress steps of one kexec hop. */
+const STEPS_PER_KEXEC = 5;
+
 /** Subtree name and magic, as upstream's lib/test_kho.c. */
 const SUBTREE = "kho_test";
 const KHO_TEST_MAGIC = 0x4b484f21;
@@ -90,10 +96,7 @@ const KHO_TEST_MAGIC = 0x4b484f21;
  */
 export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
   const rng = new Prng(options.seed);
-  const builds: KernelBuild[] = [
-    defineKernelBuild({ version: "6.16.0-selftest-a" }),
-    defineKernelBuild({ version: "6.16.0-selftest-b" }),
-  ];
+  const builds = SELFTEST_BUILDS.builds;
   const machine = new Machine({ memory: parseSize(options.memory) });
   let booted: KhoKernel = bootKernel(machine, {
     build: builds[0]!,
@@ -101,7 +104,14 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
     poisonOnReboot: options.poison,
   });
   const files: string[] = [];
+  const total = 1 + STEPS_PER_KEXEC * options.kexecs;
+  let done = 0;
+  const step = (label: string): void => {
+    options.onProgress?.({ done, total, step: label });
+    done++;
+  };
 
+  step(`allocate and fill ${options.folios} folios`);
   let t = performance.now();
   const folios: TestFolio[] = [];
   for (let i = 0; i < options.folios; i++) {
@@ -117,11 +127,14 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
   const hops: SelftestHop[] = [];
   for (let hop = 0; hop < options.kexecs; hop++) {
     const { kernel, kho } = booted;
+    const hopStep = (label: string) => step(`kexec ${hop + 1}/${options.kexecs}: ${label}`);
+    hopStep("preserve");
     t = performance.now();
     for (const folio of folios) kho.preserveFolio(folio.phys, folio.order);
     kho.publishSubtree(SUBTREE, encodeSubtree(folios));
     const preserveMs = performance.now() - t;
 
+    hopStep("finalize");
     t = performance.now();
     const report = kho.finalize();
     const finalizeMs = performance.now() - t;
@@ -131,18 +144,25 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
       hop === 0 && options.outDir !== undefined ? [...kho.outgoing.preservedFolios()] : [];
     const next = builds[(hop + 1) % builds.length]!;
     kernel.kexecLoad(next);
+    hopStep("reboot");
     t = performance.now();
     const handoff = kernel.reboot();
     const rebootMs = performance.now() - t;
 
     if (hop === 0 && options.outDir !== undefined) {
-      files.push(...writeArtifacts(options.outDir, machine, handoff.bootData!, kho.scratch, preservedList));
+      files.push(...writeHandoverArtifacts(options.outDir, machine, handoff.bootData!));
+      const preserved = join(options.outDir, "preserved.json");
+      const list = preservedList.map((f) => ({ phys: hexa(f.phys), order: f.order }));
+      writeFileSync(preserved, `${JSON.stringify(list, null, 1)}\n`);
+      files.push(preserved);
     }
 
+    hopStep("boot");
     t = performance.now();
     booted = kexecBoot(handoff, { seed: rng.u32(), poisonOnReboot: options.poison });
     const bootMs = performance.now() - t;
 
+    hopStep("restore + verify");
     t = performance.now();
     restoreAndVerify(booted, folios);
     const restoreVerifyMs = performance.now() - t;
@@ -158,6 +178,7 @@ export function runKhoSelftest(options: KhoSelftestOptions): KhoSelftestReport {
       poisonedBytes: handoff.poisonedBytes,
     });
   }
+  options.onProgress?.({ done, total, step: "done" });
   const preservedBytes = folios.reduce((sum, f) => sum + orderBytes(f.order), 0);
   return { folios: folios.length, preservedBytes, fillMs, hops, files };
 }
@@ -214,48 +235,4 @@ function restoreAndVerify(booted: KhoKernel, expected: readonly TestFolio[]): vo
     const actual = crc32(kernel.machine.memory.read(phys, orderBytes(order)));
     if (actual !== want.crc) throw new SelftestVerificationError("folio contents", { index: i, phys, order });
   }
-}
-
-function writeArtifacts(
-  dir: string,
-  machine: Machine,
-  bootData: NonNullable<ReturnType<KhoKernel["kernel"]["reboot"]>["bootData"]>,
-  scratch: readonly { base: number; size: number }[],
-  preserved: Array<{ phys: PhysAddr; order: number }>,
-): string[] {
-  mkdirSync(dir, { recursive: true });
-  const fdtHeader = machine.memory.read(bootData.fdtAddr, 8);
-  const totalSize = new DataView(fdtHeader.buffer).getUint32(4, false);
-  const paths = {
-    dtb: join(dir, "handover.dtb"),
-    image: join(dir, "memory.img"),
-    bootData: join(dir, "boot-data.json"),
-    preserved: join(dir, "preserved.json"),
-  };
-  writeFileSync(paths.dtb, machine.memory.read(bootData.fdtAddr, totalSize));
-  exportMemoryImage(machine.memory, paths.image);
-  const hexa = (n: number): string => `0x${n.toString(16)}`;
-  writeFileSync(
-    paths.bootData,
-    `${JSON.stringify(
-      {
-        fdt_addr: hexa(bootData.fdtAddr),
-        fdt_size: bootData.fdtSize,
-        scratch_addr: hexa(bootData.scratchAddr),
-        scratch_size: bootData.scratchSize,
-        scratch: scratch.map((area) => ({ addr: hexa(area.base), size: hexa(area.size) })),
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  writeFileSync(
-    paths.preserved,
-    `${JSON.stringify(
-      preserved.map((f) => ({ phys: hexa(f.phys), order: f.order })),
-      null,
-      1,
-    )}\n`,
-  );
-  return Object.values(paths);
 }

@@ -1,9 +1,31 @@
 /**
- * The driver SDK: decorators declaring a live-update driver and its hooks, the hook contracts
- * (one interface per hook, mapped to upstream `liveupdate_file_ops`), FLBs (shared driver state),
- * phase guards and the generated phase table, and the injection tokens of the per-boot container.
+ * **Start here to write a driver.** The driver SDK: the decorators that declare a live-update
+ * driver and its hooks, the hook contracts (one interface per hook, mapped to upstream
+ * `liveupdate_file_ops`), the contexts each hook receives, FLBs (state shared by a driver's
+ * objects), phase guards and the generated phase table, and the injection tokens of the per-boot
+ * container. The guide "Writing a live-update driver" walks through all of it; the `testkit`
+ * module tests the result, `schema` declares the state that crosses the kexec.
  *
- * @module
+ * @categoryDescription Decorators
+ * `@LiveUpdateDriver` / `@LiveUpdateFlb` declare a class, the hook decorators mark methods
+ * (or implement the hook contracts' method names instead), `@PhaseGuard` restricts operations
+ * during an update.
+ * @categoryDescription Hook contracts
+ * One interface per hook (`OnPrepare`, `OnSerialize`, `OnFreeze`, `OnRestore`, `OnCancel`,
+ * `OnFinish`, `CanPreserve`, `CanFinish`), and their FLB counterparts.
+ * @categoryDescription Hook contexts
+ * What each hook receives: the object's session and token, preservation (`PreserveApi`) before
+ * kexec, restoration (`RestoreApi`) after it.
+ * @categoryDescription Declarations
+ * The options of the decorators and the metadata they record (read by the orchestrator, the
+ * testkit and tools).
+ * @categoryDescription Hook tables
+ * Hook names, their upstream counterparts, and how a class's hooks are found.
+ * @categoryDescription Injection tokens
+ * Kernel services a driver can inject in its constructor (the machine, the kernel, KHO, LUO, …).
+ * @categoryDescription Phase guards
+ * The table of which operations each phase allows, generated from the declarations.
+ * @module driver
  */
 export type {
   CancelContext,

@@ -70,3 +70,18 @@ export class ViewStraddlesSectionError extends LiveUpdateError {
     });
   }
 }
+
+/** A memory image file cannot be opened as the memory of a machine. */
+export class MemoryImageError extends LiveUpdateError {
+  /** @inheritDoc */
+  readonly code = "HW_BAD_MEMORY_IMAGE";
+  /**
+   * @param path - the image file.
+   * @param reason - what is wrong.
+   * @param context - sizes concerned.
+   * @param cause - the underlying file system error.
+   */
+  constructor(path: string, reason: string, context: Record<string, unknown> = {}, cause?: unknown) {
+    super(`memory image ${path} ${reason}`, { path, ...context }, { cause });
+  }
+}

@@ -1,8 +1,9 @@
 /**
- * Emulated hardware: sparse physical memory, the firmware memory map and the machine clock.
- * Hardware never imports kernel code.
+ * The emulated machine: sparse physical memory, the firmware memory map, memory images, the DMA
+ * contract between devices and the IOMMU, and the machine clock. Hardware never imports kernel
+ * code; it is what survives a kexec.
  *
- * @module
+ * @module hw
  */
 export { MachineClock } from "./clock.js";
 export * as dmaEngineAbi from "./devices/dma-engine/abi.js";
@@ -16,6 +17,7 @@ export {
 } from "./dma.js";
 export {
   BadAccessError,
+  MemoryImageError,
   MemoryMapError,
   NotMemoryError,
   SizeParseError,
@@ -28,7 +30,7 @@ export {
   type HardwareState,
   type PciFunctionState,
 } from "./export.js";
-export { exportMemoryImage } from "./image.js";
+export { exportMemoryImage, openMemoryImage } from "./image.js";
 export * from "./iommu/index.js";
 export {
   InterruptController,

@@ -1,8 +1,9 @@
 /**
- * The emulated kernel: boot on a machine, memblock and buddy allocators, per-boot virtual layout,
- * kexec load and reboot.
+ * The emulated kernel: boot on a machine, memblock and buddy allocators, per-boot virtual layout
+ * (KASLR), the kernel command line, kexec load and reboot, and the x86 boot data that carries the
+ * handover's address to the next kernel.
  *
- * @module
+ * @module kernel
  */
 export {
   type BootData,

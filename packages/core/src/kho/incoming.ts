@@ -399,31 +399,46 @@ export class KhoIncoming {
     this.kernel.assertAlive("kho.retrieveSubtree");
     const node = this.root.root.children.find((child: FdtNode) => child.name === name);
     if (node === undefined) throw new KhoSubtreeNotFoundError(name);
-    const property = node.findProperty(PROP_SUBTREE_FDT);
-    if (property === undefined || property.length !== 8) {
-      throw new KhoBadSubtreeError(name, `property "${PROP_SUBTREE_FDT}" missing or not 8 bytes`);
-    }
-    const value = new DataView(property.buffer, property.byteOffset, 8).getBigUint64(0, true);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER) || !this.isPreserved(Number(value), 40)) {
-      throw new KhoBadSubtreeError(name, "blob address is not in preserved memory", { phys: value });
-    }
-    const phys = Number(value);
-    const header = new DataView(this.memory.read(phys, 8).buffer);
-    if (header.getUint32(0, false) !== FDT_MAGIC)
-      throw new KhoBadSubtreeError(name, "blob is not an FDT (bad magic)", { phys });
-    const size = header.getUint32(4, false);
-    if (size > MAX_SUBTREE_FDT || !this.isPreserved(phys, size)) {
-      throw new KhoBadSubtreeError(name, "blob totalsize runs outside preserved memory", {
-        phys,
-        totalsize: size,
-      });
-    }
-    const bytes = this.memory.read(phys, size);
-    try {
-      return { name, phys, bytes, tree: decodeFdt(bytes) };
-    } catch (cause) {
-      throw new KhoBadSubtreeError(name, "blob does not parse as an FDT", { phys }, cause);
-    }
+    return readSubtree(this.memory, node, (phys, size) => this.isPreserved(phys, size));
+  }
+}
+
+/**
+ * Reads the blob of one subtree node of a root FDT: its `fdt` property must be 8 bytes, and the
+ * blob (magic, `totalsize`) must lie in memory `isPreserved` accepts before it is parsed.
+ *
+ * @throws {@link KhoBadSubtreeError} (EINVAL) naming the subtree and the address.
+ */
+export function readSubtree(
+  memory: PhysicalMemory,
+  node: FdtNode,
+  isPreserved: (phys: PhysAddr, size: number) => boolean,
+): RetrievedSubtree {
+  const name = node.name;
+  const property = node.findProperty(PROP_SUBTREE_FDT);
+  if (property === undefined || property.length !== 8) {
+    throw new KhoBadSubtreeError(name, `property "${PROP_SUBTREE_FDT}" missing or not 8 bytes`);
+  }
+  const value = new DataView(property.buffer, property.byteOffset, 8).getBigUint64(0, true);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || !isPreserved(Number(value), 40)) {
+    throw new KhoBadSubtreeError(name, "blob address is not in preserved memory", { phys: value });
+  }
+  const phys = Number(value);
+  const header = new DataView(memory.read(phys, 8).buffer);
+  if (header.getUint32(0, false) !== FDT_MAGIC)
+    throw new KhoBadSubtreeError(name, "blob is not an FDT (bad magic)", { phys });
+  const size = header.getUint32(4, false);
+  if (size > MAX_SUBTREE_FDT || !isPreserved(phys, size)) {
+    throw new KhoBadSubtreeError(name, "blob totalsize runs outside preserved memory", {
+      phys,
+      totalsize: size,
+    });
+  }
+  const bytes = memory.read(phys, size);
+  try {
+    return { name, phys, bytes, tree: decodeFdt(bytes) };
+  } catch (cause) {
+    throw new KhoBadSubtreeError(name, "blob does not parse as an FDT", { phys }, cause);
   }
 }
 

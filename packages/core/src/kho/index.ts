@@ -1,8 +1,10 @@
 /**
- * Kexec HandOver (KHO): preserve memory across kexec in the kho-v1 format, hand it to the next
- * kernel, and restore it there. Also the FDT codec the format is built on.
+ * Kexec HandOver (KHO): preserve memory across kexec in the kho-v1 format (root FDT, memory map of
+ * `khoser_mem_chunk` pages and bitmaps, subtrees), hand it to the next kernel, and restore it
+ * there; read a handover offline from a memory image. Also the FDT codec the format is built on.
+ * The concept guide "Machine, kernel and Kexec HandOver" explains the format.
  *
- * @module
+ * @module kho
  */
 export {
   bitmapSpan,
@@ -48,6 +50,7 @@ export {
   KhoVmallocError,
 } from "./errors.js";
 export * from "./fdt/index.js";
+export { type KhoHandoverImage, readKhoHandover } from "./handover-image.js";
 export { KhoIncoming, type RetrievedSubtree } from "./incoming.js";
 export { type BootKernelOptions, bootKernel, Kho, type KhoKernel, kexecBoot } from "./kho.js";
 export type { IncomingMemoryMap } from "./memory-map-reader.js";

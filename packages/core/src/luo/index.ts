@@ -1,9 +1,11 @@
 /**
  * The Live Update Orchestrator: sessions and tokens, the phase state machine, hook ordering by the
  * driver dependency graph, phase guards, negotiation, its own handover in the `luo` KHO subtree,
- * restore policies, the timeline, and the boot helpers that wire kernel, KHO, DI and drivers.
+ * restore policies, the timeline (brownout, blackout, per-driver and per-object figures), and the
+ * boot helpers that wire kernel, KHO, DI and drivers. Drivers rarely call it directly: the
+ * `driver` module is their API; the concept guide "Driver lifecycle" explains the phases.
  *
- * @module
+ * @module luo
  */
 export {
   bootLiveUpdateKernel,

@@ -1,8 +1,11 @@
 /**
- * Versioned binary struct schemas: declarations, derived layouts and hashes, compiled codecs,
- * io-ts validation, versions with migrators, law checks and arbitraries.
+ * Versioned binary struct schemas — the state a driver hands over: declarations (`struct`,
+ * scalars, arrays, pointers), derived layouts and hashes, compiled codecs, io-ts validation,
+ * versions with migrators (iso / injective / lossy), law checks and arbitraries, catalogs and
+ * negotiation between kernel builds, schema locks, and dumps a kernel developer reads (JSON, C
+ * headers). The concept guide "Versioned schemas" explains the model.
  *
- * @module
+ * @module schema
  */
 
 export { RangeSet } from "../common/range-set.js";

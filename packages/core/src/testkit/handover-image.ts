@@ -192,7 +192,7 @@ export const LUO_RECORD_LAYOUT: LuoRecordLayout = Object.freeze({
  *
  * @throws {@link HandoverImageError} when there is no readable `luo` subtree.
  */
-export function readLuoSubtree(machine: Machine, bootData: BootData): HandoverSubtreeImage {
+export function readLuoSubtree(machine: Pick<Machine, "memory">, bootData: BootData): HandoverSubtreeImage {
   const memory = machine.memory;
   const fail = (message: string, cause?: unknown): never => {
     throw new HandoverImageError(
@@ -234,7 +234,8 @@ export function readLuoSubtree(machine: Machine, bootData: BootData): HandoverSu
  * Maps the LUO handover in `machine`'s memory, as a kernel that rebooted with a live update left
  * it (call it between `luo.reboot()` and the next boot, or from the harness's `beforeBoot`).
  *
- * @param machine - the machine.
+ * @param machine - the machine (or anything with its `memory`, such as an offline image from
+ *   `openMemoryImage`: `{ memory }`).
  * @param bootData - the boot data of the handoff (`KexecHandoff.bootData`).
  * @throws {@link HandoverImageError} when the handover cannot be read (it is read with the same
  *   schema the orchestrator uses; a corrupt handover fails here too).
@@ -245,7 +246,7 @@ export function readLuoSubtree(machine: Machine, bootData: BootData): HandoverSu
  * machine.memory.writeU64(image.file("vm", 1)!.data, 0x10_0000n); // point token 1's state elsewhere
  * ```
  */
-export function readLuoHandover(machine: Machine, bootData: BootData): LuoHandoverImage {
+export function readLuoHandover(machine: Pick<Machine, "memory">, bootData: BootData): LuoHandoverImage {
   const memory = machine.memory;
   const subtree = readLuoSubtree(machine, bootData);
   const L = LUO_RECORD_LAYOUT;

@@ -7,7 +7,13 @@
  * - tools the suite is built from: {@link withCatalog} (driver variants with another catalog),
  *   {@link withNative} (a driver adapted to speak another version natively), {@link MemorySnapshot}, {@link readLuoHandover} and {@link planCorruption}.
  *
- * @module
+ * @categoryDescription Harness
+ * One update cycle between two kernel builds, from a test.
+ * @categoryDescription Conformance suite
+ * Every check a driver should pass, and its report.
+ * @categoryDescription Tools for tests
+ * Build variants, handover maps, corruption plans and memory snapshots for your own checks.
+ * @module testkit
  */
 import "reflect-metadata";
 
