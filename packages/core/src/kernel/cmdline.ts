@@ -10,14 +10,21 @@
  * ```
  */
 export class KernelCmdline {
-  /** The original text. */
+  /** The original text (what the boot loader or kexec passed; without the built-in part). */
   readonly text: string;
+  /** The build's built-in command line (`CONFIG_CMDLINE`), parsed before `text`. */
+  readonly builtin: string;
   private readonly values = new Map<string, string>();
 
-  /** @param text - the command line. */
-  constructor(text = "") {
+  /**
+   * @param text - the command line.
+   * @param builtin - the build's built-in command line; `text` overrides it word by word, as
+   *   `CONFIG_CMDLINE_BOOL` without `CONFIG_CMDLINE_OVERRIDE` does.
+   */
+  constructor(text = "", builtin = "") {
     this.text = text;
-    for (const word of text.split(/\s+/).filter((w) => w.length > 0)) {
+    this.builtin = builtin;
+    for (const word of `${builtin} ${text}`.split(/\s+/).filter((w) => w.length > 0)) {
       const eq = word.indexOf("=");
       if (eq < 0) this.values.set(word, "");
       else this.values.set(word.slice(0, eq), word.slice(eq + 1));

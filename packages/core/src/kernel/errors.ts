@@ -111,3 +111,21 @@ export class BootDataError extends LiveUpdateError {
     });
   }
 }
+
+/**
+ * A boot-time carve-out cannot be placed: its command-line value is malformed, it is not aligned,
+ * lies outside RAM, or overlaps memory already reserved (another carve-out, KHO scratch).
+ */
+export class CarveOutError extends LiveUpdateError {
+  /** @inheritDoc */
+  readonly code = "KERNEL_CARVE_OUT";
+  /**
+   * @param label - the carve-out's label (e.g. `guestmemfs`).
+   * @param field - what is wrong: `value`, `size`, `base`, `overlap`.
+   * @param reason - why.
+   * @param context - the values involved.
+   */
+  constructor(label: string, field: string, reason: string, context: Record<string, unknown> = {}) {
+    super(`carve-out ${label}: ${field}: ${reason}`, { label, field, ...context });
+  }
+}

@@ -20,12 +20,23 @@ export {
   type KernelBuild,
   type KernelBuildDriver,
 } from "./build.js";
+export {
+  CARVE_OUT_ALIGN,
+  type CarvedRegion,
+  type CarveOutRequest,
+  type CarveOutSpec,
+  carveOutsOf,
+  declareCarveOut,
+  parseCarveOut,
+  reserveCarveOuts,
+} from "./carve-out.js";
 export { KernelCmdline } from "./cmdline.js";
 export {
   BadAllocationError,
   BadFreeError,
   BootDataError,
   BootStageError,
+  CarveOutError,
   CmdlineError,
   KernelGoneError,
   KexecNotLoadedError,

@@ -4,11 +4,12 @@ import { alignUp, MiB, PAGE_SIZE, type PhysAddr, type PhysRange } from "../hw/un
 import { type BootData, readSetupData, writeSetupData } from "./boot-data.js";
 import { BuddyAllocator } from "./buddy.js";
 import { DEFAULT_KERNEL_IMAGE_SIZE, type KernelBuild } from "./build.js";
+import { type CarvedRegion, reserveCarveOuts } from "./carve-out.js";
 import { KernelCmdline } from "./cmdline.js";
 import { BadAllocationError, BootStageError, KernelGoneError, KexecNotLoadedError } from "./errors.js";
 import { VirtualLayout } from "./layout.js";
 import { Memblock } from "./memblock.js";
-import { mergeRanges, subtractRanges } from "./ranges.js";
+import { mergeRanges, overlapsAny, subtractRanges } from "./ranges.js";
 
 /** Byte written over memory that nobody preserved when a kernel kexecs (Linux's `POISON_FREE`). */
 export const POISON_BYTE = 0x6b;
@@ -157,6 +158,7 @@ export class Kernel {
   private readonly participants: RebootParticipant[] = [];
   private loaded: { build: KernelBuild; cmdline: string } | undefined;
   private panicReason: string | undefined;
+  private carveOutList: readonly CarvedRegion[] = [];
 
   private constructor(machine: Machine, options: KernelBootOptions, hooks: EarlyBootHooks) {
     const running = runningKernels.get(machine);
@@ -165,7 +167,7 @@ export class Kernel {
     }
     this.machineValue = machine;
     this.build = options.build;
-    this.cmdline = new KernelCmdline(options.cmdline ?? "");
+    this.cmdline = new KernelCmdline(options.cmdline ?? "", options.build.cmdline ?? "");
     this.bootId = (bootCounters.get(machine) ?? 0) + 1;
     bootCounters.set(machine, this.bootId);
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
@@ -185,6 +187,15 @@ export class Kernel {
     };
     try {
       hooks.setupArch?.(context);
+      // Carve-outs are placed before anything else is allocated, from the memory map alone.
+      const ram = machine.memoryMap.ram();
+      this.carveOutList = reserveCarveOuts(
+        this.build.carveOuts ?? [],
+        this.cmdline,
+        this.memblockValue,
+        ram,
+        this.keepOut,
+      );
       this.reserveKernelMemory();
       hooks.mmInit?.(context);
     } catch (error) {
@@ -231,6 +242,18 @@ export class Kernel {
   /** Throws {@link KernelGoneError} when this kernel has rebooted. `what` names the caller. */
   assertAlive(what: string): void {
     if (this.stageValue === "gone") throw new KernelGoneError(this.bootId, what);
+  }
+
+  /** The boot-time carve-out labelled `label`, if this boot placed one (see `CarveOutSpec`). */
+  carveOut(label: string): CarvedRegion | undefined {
+    this.assertAlive("carveOut");
+    return this.carveOutList.find((c) => c.label === label);
+  }
+
+  /** Every carve-out this boot placed, in placement order. */
+  get carveOuts(): readonly CarvedRegion[] {
+    this.assertAlive("carveOuts");
+    return this.carveOutList;
   }
 
   // ---- page allocator --------------------------------------------------------------------------
@@ -388,7 +411,10 @@ export class Kernel {
     if (this.memblockValue.isScratchOnly()) {
       // kexec placed the image inside scratch (kho_locate_mem_hole); KASLR picks within it.
       this.memblockValue.alloc(imageSize, PAGEBLOCK_SIZE, "kernel-image");
-    } else if (this.machineValue.memoryMap.isRam(LOAD_PHYSICAL_ADDR, imageSize)) {
+    } else if (
+      this.machineValue.memoryMap.isRam(LOAD_PHYSICAL_ADDR, imageSize) &&
+      !overlapsAny(LOAD_PHYSICAL_ADDR, imageSize, this.carveOutList)
+    ) {
       this.memblockValue.reserve(LOAD_PHYSICAL_ADDR, imageSize, "kernel-image");
     } else {
       this.memblockValue.alloc(imageSize, PAGEBLOCK_SIZE, "kernel-image");

@@ -4,6 +4,7 @@
  * @module
  */
 export { Cancel } from "./cancel.decorator.js";
+export { CarveOut } from "./carve-out.decorator.js";
 export { Finish } from "./finish.decorator.js";
 export { FinishCheck } from "./finish-check.decorator.js";
 export { Freeze } from "./freeze.decorator.js";

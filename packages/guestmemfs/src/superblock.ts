@@ -1,0 +1,99 @@
+import {
+  type FlbRestoreContext,
+  type FlbSerializeContext,
+  Kernel,
+  LiveUpdateFlb,
+  type OnFlbRestore,
+  type OnFlbSerialize,
+  type PhysRange,
+} from "@liveupdate/core";
+import { EXTENT_SIZE, GUESTMEMFS_CARVE_OUT } from "./abi.js";
+import { GuestmemfsNoRegionError, GuestmemfsRegionMismatchError } from "./errors.js";
+import { GuestmemFs } from "./filesystem.js";
+import { GuestmemfsSuperblockSchema, type GuestmemfsSuperblockV1Value } from "./schema.js";
+
+/**
+ * The file system of one boot, shared by every preserved file (an FLB): it owns the carved
+ * region, the extent allocator and the inode table. Preserved with the first file, restored
+ * before the first file — where the next kernel checks its own carve-out against the handed-over
+ * region before any file is adopted.
+ */
+@LiveUpdateFlb({ schema: GuestmemfsSuperblockSchema })
+export class GuestmemfsSuperblock
+  implements OnFlbSerialize<GuestmemfsSuperblockV1Value>, OnFlbRestore<GuestmemfsSuperblockV1Value>
+{
+  private fsValue: GuestmemFs | undefined;
+  /** The region the previous kernel handed over (on a restored boot): restored extents must lie in it. */
+  incomingRegion: PhysRange | undefined;
+  /** Inode numbers below this were handed out by a previous kernel (restored inodes must be below it). */
+  incomingNextIno = 1;
+
+  /** @param kernel - the running kernel (its carve-out and memory). */
+  constructor(readonly kernel: Kernel) {}
+
+  /**
+   * The file system over this boot's `guestmemfs` carve-out.
+   *
+   * @throws {@link GuestmemfsNoRegionError} (ENODEV) when the kernel carved none.
+   */
+  get fs(): GuestmemFs {
+    if (this.fsValue === undefined) {
+      const region = this.kernel.carveOut(GUESTMEMFS_CARVE_OUT);
+      if (region === undefined) {
+        throw new GuestmemfsNoRegionError(`kernel ${this.kernel.build.version} has no guestmemfs carve-out`, {
+          build: this.kernel.build.version,
+          param: GUESTMEMFS_CARVE_OUT,
+        });
+      }
+      this.fsValue = new GuestmemFs(this.kernel, region);
+    }
+    return this.fsValue;
+  }
+
+  /** The region and the inode counter. */
+  onSerialize(_ctx: FlbSerializeContext): GuestmemfsSuperblockV1Value {
+    const fs = this.fs;
+    return {
+      region_base: BigInt(fs.region.base),
+      region_size: BigInt(fs.region.size),
+      extent_size: EXTENT_SIZE,
+      next_ino: fs.nextIno,
+    };
+  }
+
+  /**
+   * Adopts the handed-over region: it must lie inside this kernel's carve-out (a carve that is
+   * smaller, elsewhere or missing refuses the adoption, before any file is touched).
+   *
+   * @throws {@link GuestmemfsRegionMismatchError} naming the field.
+   */
+  onRestore(state: GuestmemfsSuperblockV1Value, _ctx: FlbRestoreContext): void {
+    const base = Number(state.region_base);
+    const size = Number(state.region_size);
+    const carve = this.kernel.carveOut(GUESTMEMFS_CARVE_OUT);
+    const where = { driver: "guestmemfs-sb", handedOver: { base, size }, carved: carve };
+    if (carve === undefined)
+      throw new GuestmemfsRegionMismatchError("no guestmemfs carve-out in this kernel", {
+        ...where,
+        field: "region_base",
+      });
+    if (
+      !Number.isSafeInteger(base) ||
+      base % EXTENT_SIZE !== 0 ||
+      base < carve.base ||
+      base >= carve.base + carve.size
+    )
+      throw new GuestmemfsRegionMismatchError("the handed-over region starts outside the carve-out", {
+        ...where,
+        field: "region_base",
+      });
+    if (!Number.isSafeInteger(size) || size % EXTENT_SIZE !== 0 || base + size > carve.base + carve.size)
+      throw new GuestmemfsRegionMismatchError("the handed-over region ends outside the carve-out", {
+        ...where,
+        field: "region_size",
+      });
+    this.incomingRegion = { base, size };
+    this.incomingNextIno = state.next_ino;
+    this.fs.nextIno = Math.max(this.fs.nextIno, state.next_ino);
+  }
+}
