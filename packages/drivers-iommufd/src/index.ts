@@ -52,6 +52,7 @@ export {
 } from "./iommufd/objects.js";
 export { type ResolvedArea, type WalkResult, walkPreservedTree } from "./restore/walk.js";
 export {
+  ATTACH_WITH_PASID,
   IommufdAreaV1,
   IommufdAttachmentV1,
   IommufdDeviceV1,

@@ -19,7 +19,7 @@ import {
   u64,
   versionedSchema,
 } from "@liveupdate/core";
-import { IOMMU_IOAS_MAP_ALL, TOP_LEVEL } from "./abi.js";
+import { IOMMU_IOAS_MAP_ALL, PASID_LIMIT, TOP_LEVEL } from "./abi.js";
 
 /** Most objects of one kind in a context record. */
 const MAX_OBJECTS = 1 << 16;
@@ -45,12 +45,15 @@ export const IommufdDeviceV1 = struct("iommufd_device_v1", {
   _reserved: reserved(2),
 });
 
-/** A (device, PASID) → HWPT attachment (`pasid` 0xffffffff: requests without PASID). */
+/** `iommufd_attachment_v1.flags`: the attachment is for requests with `pasid` (else without PASID, `pasid` 0). */
+export const ATTACH_WITH_PASID = 1;
+
+/** A (device, PASID) → HWPT attachment. */
 export const IommufdAttachmentV1 = struct("iommufd_attachment_v1", {
   dev_id: u32({ min: 1 }),
-  pasid: u32(),
   hwpt_id: u32({ min: 1 }),
-  _reserved: reserved(4),
+  pasid: u32({ max: PASID_LIMIT - 1 }),
+  flags: u32({ mask: ATTACH_WITH_PASID }),
 });
 // #endregion common
 

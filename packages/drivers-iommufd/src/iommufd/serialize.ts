@@ -1,9 +1,9 @@
 import type { Luo, ObjectHookContext, PhysAddr } from "@liveupdate/core";
 import type { GuestmemFile } from "@liveupdate/guestmemfs";
-import { TOP_LEVEL } from "../abi.js";
+import { NO_PASID, TOP_LEVEL } from "../abi.js";
 import { IommufdNotPreservableError } from "../errors.js";
 import type { IommuCore } from "../iommu-core.js";
-import type { IommufdV2Value } from "../schema.js";
+import { ATTACH_WITH_PASID, type IommufdV2Value } from "../schema.js";
 import type { IommufdContext } from "./objects.js";
 
 /**
@@ -88,7 +88,11 @@ export function serializeContext(
       rid: d.requesterId,
     })),
     attachments: devices.flatMap((d) =>
-      [...d.attachments.values()].map((a) => ({ dev_id: d.id, pasid: a.pasid, hwpt_id: a.hwpt.id })),
+      [...d.attachments.values()].map((a) =>
+        a.pasid === NO_PASID
+          ? { dev_id: d.id, hwpt_id: a.hwpt.id, pasid: 0, flags: 0 }
+          : { dev_id: d.id, hwpt_id: a.hwpt.id, pasid: a.pasid, flags: ATTACH_WITH_PASID },
+      ),
     ),
   };
 }

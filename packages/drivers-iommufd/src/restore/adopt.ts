@@ -23,7 +23,7 @@ import { IommufdHandoverMismatchError, IommufdTableNotPreservedError } from "../
 import type { IommuCore } from "../iommu-core.js";
 import { pageAligned } from "../iommufd/areas.js";
 import { type Attachment, Hwpt, Ioas, type IommufdContext, IommufdDevice } from "../iommufd/objects.js";
-import type { IommufdV2Value } from "../schema.js";
+import { ATTACH_WITH_PASID, type IommufdV2Value } from "../schema.js";
 import { SecondStageTable } from "../vtd/second-stage.js";
 import { type ResolvedArea, walkPreservedTree } from "./walk.js";
 
@@ -184,9 +184,10 @@ function adopt(ctx: IommufdContext, state: IommufdV2Value, r: RestoreContext, en
     const field = `attachments[${i}]`;
     const dev = deviceById.get(a.dev_id) ?? mismatch(`${field}.dev_id`, `names no device (${a.dev_id})`);
     const hw = hwptById.get(a.hwpt_id) ?? mismatch(`${field}.hwpt_id`, `names no HWPT (${a.hwpt_id})`);
-    if (a.pasid !== NO_PASID && (a.pasid < 1 || a.pasid >= PASID_LIMIT))
+    const withPasid = (a.flags & ATTACH_WITH_PASID) !== 0;
+    if (withPasid ? a.pasid < 1 || a.pasid >= PASID_LIMIT : a.pasid !== 0)
       mismatch(`${field}.pasid`, "is out of range");
-    const pasid = a.pasid === NO_PASID ? RID_PASID : a.pasid;
+    const pasid = withPasid ? a.pasid : RID_PASID;
     const key = `${dev.d.rid}:${pasid}`;
     if (expectedEntries.has(key)) mismatch(field, "attaches the same (device, PASID) twice");
     expectedEntries.set(key, [
@@ -259,8 +260,9 @@ function adopt(ctx: IommufdContext, state: IommufdV2Value, r: RestoreContext, en
   for (const a of state.attachments) {
     const device = ctx.devices.get(a.dev_id)!;
     const hwpt = ctx.hwpts.get(a.hwpt_id)!;
-    const attachment: Attachment = { device, pasid: a.pasid, hwpt };
-    device.attachments.set(a.pasid, attachment);
+    const pasid = (a.flags & ATTACH_WITH_PASID) !== 0 ? a.pasid : NO_PASID;
+    const attachment: Attachment = { device, pasid, hwpt };
+    device.attachments.set(pasid, attachment);
     hwpt.attachments.add(attachment);
   }
 }
