@@ -15,7 +15,15 @@
  * read run back to back in every round (in rotating order). Times are medians over the rounds; a
  * ratio is the median of the per-round ratios (emulated vs the plain copy of the same round), which
  * cancels most drift from other load on the host.
+ *
+ * Host dependence: glibc's memcpy uses non-temporal stores for copies of at least
+ * `x86_non_temporal_threshold` bytes (printed; 3/4 of the shared cache it detects, 48 MiB on the
+ * 2-vCPU AMD EPYC VM of bench/RESULTS.md), which is markedly faster for large copies. The plain
+ * copy of 64 MiB or 1 GiB is one such copy; the emulation matches it only because the sections a
+ * write backs share one buffer, so it copies across them in one `set` too (copied per 2 MiB
+ * section, it ran at ~0.6×).
  */
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { GiB, Machine, MiB, SECTION_SIZE } from "../packages/core/dist/index.js";
@@ -47,6 +55,18 @@ const REGIONS = [
   { name: "below 4 GiB", base: 1 * GiB },
   { name: "above 4 GiB", base: 8 * GiB },
 ];
+
+/** glibc's `x86_non_temporal_threshold` in bytes (see the header), or `undefined` if unknown. */
+function nonTemporalThreshold() {
+  try {
+    const loader = process.report.getReport().sharedObjects.find((p) => /\/ld-linux[^/]*\.so/.test(p));
+    const tunables = execFileSync(loader, ["--list-tunables"], { encoding: "utf8" });
+    const match = /x86_non_temporal_threshold: (0x[0-9a-f]+)/.exec(tunables);
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined; // not glibc on x86, or a loader without --list-tunables
+  }
+}
 
 function fillPattern(buffer, seed) {
   // Cheap, non-constant content (so no copy can be short-circuited); 32-bit xorshift per word.
@@ -116,6 +136,10 @@ function runCase(size, region) {
 }
 
 printEnvironment();
+const threshold = nonTemporalThreshold();
+console.log(
+  `# glibc x86_non_temporal_threshold: ${threshold === undefined ? "unknown" : `${threshold / MiB} MiB`}`,
+);
 console.log(
   `# Physical memory copy: machine 16G, start = section base + 1 MiB + 4 KiB, target ≥ ${TARGET}× plain Uint8Array.set`,
 );

@@ -5,6 +5,8 @@
  * @module
  */
 export { MachineClock } from "./clock.js";
+export * as dmaEngineAbi from "./devices/dma-engine/abi.js";
+export { DmaEngine, type DmaEngineOptions, type DmaEngineProgress } from "./devices/dma-engine/engine.js";
 export {
   type DmaFaultReason,
   type DmaRemapper,
@@ -19,8 +21,13 @@ export {
   SizeParseError,
   ViewStraddlesSectionError,
 } from "./errors.js";
-export * as dmaEngineAbi from "./devices/dma-engine/abi.js";
-export { DmaEngine, type DmaEngineOptions, type DmaEngineProgress } from "./devices/dma-engine/engine.js";
+export {
+  EXPORTED_CONFIG_BYTES,
+  exportHardwareState,
+  exportHardwareStateFile,
+  type HardwareState,
+  type PciFunctionState,
+} from "./export.js";
 export { exportMemoryImage } from "./image.js";
 export * from "./iommu/index.js";
 export {
@@ -52,7 +59,7 @@ export {
   type PciFunctionCounters,
 } from "./pci/function.js";
 export type { BarSpec, PciFunctionSpec } from "./pci/header.js";
-export { type MsixHost, type MsixLayout, MsixState } from "./pci/msix.js";
+export { type MsixEntryState, type MsixHost, type MsixLayout, MsixState } from "./pci/msix.js";
 export { PhysicalMemory, SECTION_SIZE } from "./physical-memory.js";
 export { DeviceAlreadyRegisteredError, SchedulerOptionsError } from "./scheduler/errors.js";
 export { type PhaseCounts, UPDATE_PHASES, type UpdatePhase, zeroPhaseCounts } from "./scheduler/phase.js";

@@ -61,6 +61,7 @@ export class Machine {
     this.scheduler = new DeviceScheduler(this.clock, options.scheduler);
     this.interrupts = new InterruptController(this.clock);
     this.pci = new PciBus({ memory: this.memory, interrupts: this.interrupts, scheduler: this.scheduler });
+    this.pci.setRemapper(this.iommu);
   }
 
   /**

@@ -196,8 +196,10 @@ export class Kernel {
         ram,
         this.keepOut,
       );
+      machine.preempt("kernel:early-boot");
       this.reserveKernelMemory();
       hooks.mmInit?.(context);
+      machine.preempt("kernel:mm-init");
     } catch (error) {
       // A boot that fails (e.g. on a corrupt handover) leaves no half-alive kernel behind.
       this.stageValue = "gone";
@@ -354,6 +356,9 @@ export class Kernel {
     }
     this.stageValue = "gone";
     this.buddy = undefined;
+    // The old kernel's interrupt handlers go with it; devices keep running (preemption points).
+    this.machineValue.interrupts.unwireAll();
+    this.machineValue.preempt("kernel:reboot-stopped");
     let poisonedBytes = 0;
     if (this.poisonOnReboot) {
       for (const range of subtractRanges(this.machineValue.memoryMap.ram(), mergeRanges(keep))) {
@@ -361,6 +366,7 @@ export class Kernel {
         poisonedBytes += range.size;
       }
     }
+    this.machineValue.preempt("kernel:reboot-poisoned");
     const memory = this.machineValue.memory;
     return {
       machine: this.machineValue,

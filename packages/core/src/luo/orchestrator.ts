@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { type DependencyContainer, container as rootContainer } from "tsyringe";
 import type { Machine } from "../hw/machine.js";
+import type { UpdatePhase } from "../hw/scheduler/phase.js";
 import type { PhysRange } from "../hw/units.js";
 import type { KernelBuild } from "../kernel/build.js";
 import type { Kernel, KexecHandoff } from "../kernel/kernel.js";
@@ -115,6 +116,19 @@ export interface FinishReport {
 }
 
 const textEncoder = new TextEncoder();
+
+/**
+ * The update phase the hardware counts device progress in, after each LUO transition: brownout
+ * from prepare, blackout from freeze through the reboot and the new kernel's restore (until the
+ * resume mark, see `markResumed`), before again after a cancel, after once finished.
+ */
+const HARDWARE_PHASE: Readonly<Record<LuoTransition["via"], UpdatePhase>> = {
+  prepare: "brownout",
+  freeze: "blackout",
+  reboot: "blackout",
+  cancel: "before",
+  finish: "after",
+};
 
 /**
  * The Live Update Orchestrator of one boot (mirrors upstream LUO): sessions of preserved objects,
@@ -276,7 +290,12 @@ export class Luo {
       },
       prepareReboot: () => this.onKernelReboot(),
     });
-    if (this.kho.incoming?.subtreeNames().includes(LUO_SUBTREE)) this.incoming.restoreHandover();
+    if (this.kho.incoming?.subtreeNames().includes(LUO_SUBTREE)) {
+      // Drivers adopt their hardware in restore hooks; devices run before and after.
+      this.machine.preempt("luo:before-adopt");
+      this.incoming.restoreHandover();
+      this.machine.preempt("luo:after-adopt");
+    }
   }
 
   /** The current phase. */
@@ -729,7 +748,9 @@ export class Luo {
    */
   markResumed(): boolean {
     this.alive("markResumed");
-    return this.incoming.markResumed();
+    const marked = this.incoming.markResumed();
+    if (marked) this.machine.setUpdatePhase("after");
+    return marked;
   }
 
   // ---- shared helpers -----------------------------------------------------------------------------
@@ -748,6 +769,7 @@ export class Luo {
       });
     }
     this.phaseValue = to;
+    this.machine.setUpdatePhase(HARDWARE_PHASE[via]);
     this.timeline.record({ kind: "phase", bootId: this.kernel.bootId, from, to, via });
   }
 
@@ -802,6 +824,8 @@ export class Luo {
         end,
         ok ? undefined : toTimelineError(failure),
       );
+      // Between any two hooks of any object the devices run (a preemption point).
+      this.machine.preempt("luo:between-hooks");
     }
   };
 }

@@ -1,11 +1,4 @@
-import {
-  type DeviceRunContext,
-  Machine,
-  MiB,
-  PciFunction,
-  type PciFunctionSpec,
-  pciRegs,
-} from "@liveupdate/core";
+import { type DeviceRunContext, Machine, MiB, PciFunction, pciRegs } from "@liveupdate/core";
 
 /** A function with any spec and no behaviour (layout validation tests). */
 export class SpecDevice extends PciFunction {

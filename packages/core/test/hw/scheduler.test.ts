@@ -94,7 +94,7 @@ describe("DeviceScheduler", () => {
     });
     machine.preempt("kernel:early-boot");
     expect(machine.clock.now()).toBe(0);
-    expect(machine.scheduler.preemptions().get("kernel:early-boot")).toBe(1);
+    expect(machine.scheduler.preemptions()["kernel:early-boot"]).toBe(1);
     machine.scheduler.register(recorder("a", []));
     machine.preempt("kernel:early-boot");
     expect(machine.clock.now()).toBeGreaterThanOrEqual(100);

@@ -28,6 +28,8 @@ export const VTD_REG = {
   GSTS: 0x1c,
   /** Root table address (64-bit): RTA in 63:12, TTM in 11:10. */
   RTADDR: 0x20,
+  /** Context command (64-bit): register-based context-cache invalidation. */
+  CCMD: 0x28,
   /** Fault status (32-bit, RW1C bits). */
   FSTS: 0x34,
   /** Fault event control (32-bit). */
@@ -50,8 +52,12 @@ export const VTD_REG = {
   IECTL: 0xa0,
   /** Invalidation queue error record (64-bit, read-only). */
   IQERCD: 0xb0,
-  /** IOTLB register block (IVA_REG, IOTLB_REG), advertised through ECAP.IRO; not emulated. */
+  /** IOTLB register block, advertised through ECAP.IRO: IVA_REG at +0, IOTLB_REG at +8. */
   IOTLB_BLOCK: 0x400,
+  /** Invalidate address (64-bit): ADDR in 63:12, IH in bit 6, AM in 5:0. */
+  IVA: 0x400,
+  /** IOTLB invalidate (64-bit): register-based IOTLB invalidation. */
+  IOTLB: 0x408,
   /** First fault recording register (128 bits each), advertised through CAP.FRO. */
   FRCD: 0x420,
 } as const;
@@ -115,6 +121,32 @@ export const VTD_EVENT_CONTROL = {
   IP: 30,
   /** Interrupt mask. */
   IM: 31,
+} as const;
+
+/** CCMD_REG fields. */
+export const VTD_CCMD = {
+  /** Invalidate context cache: set by software, cleared by hardware when done. */
+  ICC: 63,
+  /** Request granularity, bits 62:61 (the context-cache granularities). */
+  CIRG_SHIFT: 61,
+  /** Actual granularity, bits 60:59. */
+  CAIG_SHIFT: 59,
+  /** Function mask, bits 33:32. */
+  FM_SHIFT: 32,
+  /** Source id, bits 31:16. */
+  SID_SHIFT: 16,
+} as const;
+
+/** IOTLB_REG fields. */
+export const VTD_IOTLB_REG = {
+  /** Invalidate IOTLB: set by software, cleared by hardware when done. */
+  IVT: 63,
+  /** Request granularity, bits 61:60 (the IOTLB granularities). */
+  IIRG_SHIFT: 60,
+  /** Actual granularity, bits 58:57. */
+  IAIG_SHIFT: 57,
+  /** Domain id, bits 47:32. */
+  DID_SHIFT: 32,
 } as const;
 
 /** ICS_REG bit: invalidation wait descriptor complete (RW1C). */

@@ -90,13 +90,19 @@ export class VtdIommu implements DmaRemapper {
   /**
    * Writes a register at its architectural offset, with the side effects hardware has: GCMD
    * enables translation and queued invalidation and latches RTADDR (SRTP); IQT makes the unit
-   * execute the invalidation queue; RW1C status bits clear.
+   * execute the invalidation queue; CCMD with ICC and IOTLB_REG with IVT invalidate at once
+   * (register-based invalidation); RW1C status bits clear.
    *
    * @throws {@link VtdRegisterError} for an offset that is not a writable register of this unit.
    */
   writeRegister(offset: number, value: bigint | number): void {
-    const effect = this.registers.write(offset, BigInt(value));
-    if (effect === "queue-tail") processInvalidationQueue(this.registers, this.memory, this.caches);
+    const regs = this.registers;
+    const effect = regs.write(offset, BigInt(value));
+    if (effect === "queue-tail") processInvalidationQueue(regs, this.memory, this.caches);
+    else if (effect !== "none") {
+      const inv = effect === "context-command" ? regs.takeContextCommand() : regs.takeIotlbCommand();
+      if (inv !== undefined) applyInvalidation(this.caches, inv);
+    }
   }
 
   /** Sets GCMD bit `bit` to `on`, keeping the other enables as GSTS reports them (as drivers do). */
@@ -156,39 +162,28 @@ export class VtdIommu implements DmaRemapper {
       return { ok: true, phys: iova, contiguous: 4096 - (iova % 4096), untranslated: true };
     }
     const rid = request.requesterId;
-    let context = this.caches.contexts[rid];
-    if (context === undefined) {
-      if (regs.tableMode !== VTD_RTADDR.TTM_SCALABLE)
-        return this.fault(request, WALK_FAULTS.invalidTtm, false);
-      const c = this.walker.readContext(regs.rootTable, rid);
-      this.caches.counters.contextMisses++;
-      if (c instanceof WalkFault) return this.fault(request, c, false);
-      context = { ...c, domainId: undefined };
-      this.caches.contexts[rid] = context;
-    }
-    let pasid = request.pasid;
-    if (pasid === undefined) pasid = context.ridPasid;
-    else if (!context.pasidEnable)
-      return this.fault(request, WALK_FAULTS.pasidDisabled, context.faultProcessingDisable);
-    else if (pasid >= PASID_LIMIT)
-      return this.fault(request, WALK_FAULTS.pasidTooLarge, context.faultProcessingDisable);
-    let space = this.caches.spaces.get(VtdCaches.spaceKey(rid, pasid));
-    if (space === undefined) {
-      const s = this.fetchSpace(rid, context, pasid, request.pasid === undefined);
-      if (s instanceof WalkFault) return this.fault(request, s, context.faultProcessingDisable);
+    const caches = this.caches;
+    const requested = request.pasid;
+    const key = requested === undefined ? rid : rid + 65536 * (requested + 1);
+    let space = caches.lastSpace;
+    if (space === undefined || caches.lastKey !== key) {
+      const s = this.resolveSpace(request);
+      if (s instanceof WalkFault) return this.fault(request, s, this.lastFpd);
       space = s;
+      caches.lastKey = key;
+      caches.lastSpace = s;
     }
     if (space.pgtt === VTD_PGTT.PASS_THROUGH) return this.passThrough(request, space);
     const tlb = space.tlb;
     let leaf = tlb.lookup(iova);
     if (leaf === undefined) {
-      this.caches.counters.iotlbMisses++;
+      caches.counters.iotlbMisses++;
       const l = this.walkLeaf(space, iova, request.write);
       if (l instanceof WalkFault) return this.fault(request, l, space.faultProcessingDisable);
       tlb.insert(iova, l);
       leaf = l;
     } else {
-      this.caches.counters.iotlbHits++;
+      caches.counters.iotlbHits++;
     }
     if (request.write ? !leaf.write : !leaf.read) {
       return this.fault(
@@ -199,6 +194,32 @@ export class VtdIommu implements DmaRemapper {
     }
     const offset = iova % leaf.size;
     return { ok: true, phys: leaf.phys + offset, contiguous: leaf.size - offset, untranslated: false };
+  }
+
+  /** FPD of the structures read by the last failed address-space resolution. */
+  private lastFpd = false;
+
+  /** Context cache, then PASID cache (walking memory on misses): the request's address space. */
+  private resolveSpace(request: DmaRequest): AddressSpace | WalkFault {
+    const regs = this.registers;
+    const rid = request.requesterId;
+    this.lastFpd = false;
+    let context = this.caches.contexts[rid];
+    if (context === undefined) {
+      if (regs.tableMode !== VTD_RTADDR.TTM_SCALABLE) return WALK_FAULTS.invalidTtm;
+      const c = this.walker.readContext(regs.rootTable, rid);
+      this.caches.counters.contextMisses++;
+      if (c instanceof WalkFault) return c;
+      context = { ...c, domainId: undefined };
+      this.caches.contexts[rid] = context;
+    }
+    this.lastFpd = context.faultProcessingDisable;
+    let pasid = request.pasid;
+    if (pasid === undefined) pasid = context.ridPasid;
+    else if (!context.pasidEnable) return WALK_FAULTS.pasidDisabled;
+    else if (pasid >= PASID_LIMIT) return WALK_FAULTS.pasidTooLarge;
+    const space = this.caches.spaces.get(VtdCaches.spaceKey(rid, pasid));
+    return space ?? this.fetchSpace(rid, context, pasid, request.pasid === undefined);
   }
 
   /**

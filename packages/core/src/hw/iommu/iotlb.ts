@@ -137,6 +137,14 @@ export class VtdCaches {
   readonly spaces = new Map<number, AddressSpace>();
   /** IOTLB buckets, keyed by `(domainId * 8 + pgtt) * 2^20 + pasid`. */
   private readonly buckets = new Map<number, IotlbBucket>();
+  /**
+   * The address space of the last request (key: requester id and requested PASID, see
+   * `VtdIommu.translate`): a device streaming DMA skips both cache lookups. Every context- and
+   * PASID-cache invalidation drops it.
+   */
+  lastKey = -1;
+  /** See {@link VtdCaches.lastKey}. */
+  lastSpace: AddressSpace | undefined = undefined;
   /** Counters. */
   readonly counters: VtdCacheCounters = { iotlbHits: 0, iotlbMisses: 0, contextMisses: 0, pasidMisses: 0 };
 
@@ -170,11 +178,13 @@ export class VtdCaches {
 
   /** Context-cache invalidation, global. */
   invalidateContextsGlobal(): void {
+    this.lastSpace = undefined;
     this.contexts.fill(undefined);
   }
 
   /** Context-cache invalidation, domain-selective (entries of unknown DID are dropped too). */
   invalidateContextsOfDomain(domainId: number): void {
+    this.lastSpace = undefined;
     const c = this.contexts;
     for (let rid = 0; rid < c.length; rid++) {
       const e = c[rid];
@@ -187,6 +197,7 @@ export class VtdCaches {
    * (0: none, 1: bit 2 of the function, 2: bits 2:1, 3: bits 2:0 ignored).
    */
   invalidateContextsOfDevice(sourceId: number, functionMask: number): void {
+    this.lastSpace = undefined;
     const ignore = [0, 4, 6, 7][functionMask & 3]!;
     for (let f = 0; f <= ignore; f++) {
       if ((f & ~ignore) === 0) this.contexts[(sourceId & ~ignore) | f] = undefined;
@@ -197,11 +208,13 @@ export class VtdCaches {
 
   /** PASID-cache invalidation, global. */
   invalidatePasidsGlobal(): void {
+    this.lastSpace = undefined;
     this.spaces.clear();
   }
 
   /** PASID-cache invalidation of one DID (`pasid` undefined: every PASID of it). */
   invalidatePasids(domainId: number, pasid: number | undefined): void {
+    this.lastSpace = undefined;
     for (const [key, space] of this.spaces) {
       if (space.domainId === domainId && (pasid === undefined || space.pasid === pasid))
         this.spaces.delete(key);

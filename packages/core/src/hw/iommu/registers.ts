@@ -9,6 +9,8 @@ import { hex } from "../../common/errors.js";
 import {
   VTD_ADDRESS_WIDTH,
   VTD_CAP,
+  VTD_CC_GRANULARITY,
+  VTD_CCMD,
   VTD_ECAP,
   VTD_EVENT_CONTROL,
   VTD_FAULT_RECORDS,
@@ -16,6 +18,8 @@ import {
   VTD_FSTS,
   VTD_GCMD,
   VTD_ICS_IWC,
+  VTD_IOTLB_GRANULARITY,
+  VTD_IOTLB_REG,
   VTD_IQ_OFFSET_MASK,
   VTD_IQA,
   VTD_MAX_ADDRESS_MASK,
@@ -26,6 +30,7 @@ import {
 } from "./abi.js";
 import { VtdRegisterError } from "./errors.js";
 import type { VtdFaultLog } from "./faults.js";
+import type { VtdInvalidation } from "./invalidation.js";
 
 const b = (n: number): bigint => 1n << BigInt(n);
 
@@ -60,7 +65,7 @@ export const VTD_ECAP_VALUE: bigint =
   b(VTD_ECAP.RPS);
 
 /** What a register write asks the unit to do next. */
-export type RegisterEffect = "none" | "queue-tail";
+export type RegisterEffect = "none" | "queue-tail" | "context-command" | "iotlb-command";
 
 /** The register state of one VT-d unit. */
 export class VtdRegisters {
@@ -76,6 +81,12 @@ export class VtdRegisters {
   rootTable = 0;
   /** TTM latched by the last SRTP. */
   tableMode = 0;
+  /** CCMD_REG (ICC clear once the command is done). */
+  ccmd = 0n;
+  /** IVA_REG. */
+  iva = 0n;
+  /** IOTLB_REG (IVT clear once the command is done). */
+  iotlbCommand = 0n;
   /** IQA_REG. */
   iqa = 0n;
   /** IQH_REG byte offset. */
@@ -154,6 +165,12 @@ export class VtdRegisters {
         return BigInt(this.gsts());
       case VTD_REG.RTADDR:
         return this.rtaddr;
+      case VTD_REG.CCMD:
+        return this.ccmd;
+      case VTD_REG.IVA:
+        return this.iva;
+      case VTD_REG.IOTLB:
+        return this.iotlbCommand;
       case VTD_REG.FSTS:
         return BigInt(this.fsts());
       case VTD_REG.FECTL:
@@ -191,6 +208,15 @@ export class VtdRegisters {
       case VTD_REG.RTADDR:
         this.rtaddr = value & ~0x3ffn;
         return "none";
+      case VTD_REG.CCMD:
+        this.ccmd = value;
+        return (value & b(VTD_CCMD.ICC)) !== 0n ? "context-command" : "none";
+      case VTD_REG.IVA:
+        this.iva = value & ~0xf80n;
+        return "none";
+      case VTD_REG.IOTLB:
+        this.iotlbCommand = value;
+        return (value & b(VTD_IOTLB_REG.IVT)) !== 0n ? "iotlb-command" : "none";
       case VTD_REG.FSTS:
         if ((value & b(VTD_FSTS.PFO)) !== 0n) this.faults.clearOverflow();
         if ((value & b(VTD_FSTS.IQE)) !== 0n) {
@@ -247,6 +273,59 @@ export class VtdRegisters {
     return "none";
   }
 
+  /**
+   * Completes a context command (CCMD.ICC set): reports the granularity actually done (CAIG =
+   * CIRG), clears ICC.
+   *
+   * @returns the invalidation asked for, or undefined for a reserved granularity (nothing done).
+   */
+  takeContextCommand(): VtdInvalidation | undefined {
+    const v = this.ccmd;
+    const g = Number((v >> BigInt(VTD_CCMD.CIRG_SHIFT)) & 3n);
+    const inv: VtdInvalidation | undefined =
+      g === VTD_CC_GRANULARITY.GLOBAL
+        ? { kind: "context-global" }
+        : g === VTD_CC_GRANULARITY.DOMAIN
+          ? { kind: "context-domain", domainId: Number(v & 0xffffn) }
+          : g === VTD_CC_GRANULARITY.DEVICE
+            ? {
+                kind: "context-device",
+                sourceId: Number((v >> BigInt(VTD_CCMD.SID_SHIFT)) & 0xffffn),
+                functionMask: Number((v >> BigInt(VTD_CCMD.FM_SHIFT)) & 3n),
+              }
+            : undefined;
+    const done = inv === undefined ? 0n : BigInt(g);
+    this.ccmd =
+      (v & ~(b(VTD_CCMD.ICC) | (3n << BigInt(VTD_CCMD.CAIG_SHIFT)))) | (done << BigInt(VTD_CCMD.CAIG_SHIFT));
+    return inv;
+  }
+
+  /**
+   * Completes an IOTLB command (IOTLB_REG.IVT set; page-selective takes the range from IVA_REG):
+   * reports IAIG = IIRG, clears IVT.
+   *
+   * @returns the invalidation asked for, or undefined for a reserved granularity (nothing done).
+   */
+  takeIotlbCommand(): VtdInvalidation | undefined {
+    const v = this.iotlbCommand;
+    const g = Number((v >> BigInt(VTD_IOTLB_REG.IIRG_SHIFT)) & 3n);
+    const domainId = Number((v >> BigInt(VTD_IOTLB_REG.DID_SHIFT)) & 0xffffn);
+    const addressMask = Number(this.iva & 0x3fn);
+    const inv: VtdInvalidation | undefined =
+      g === VTD_IOTLB_GRANULARITY.GLOBAL
+        ? { kind: "iotlb-global" }
+        : g === VTD_IOTLB_GRANULARITY.DOMAIN
+          ? { kind: "iotlb-domain", domainId }
+          : g === VTD_IOTLB_GRANULARITY.PAGE && addressMask <= VTD_MAX_ADDRESS_MASK
+            ? { kind: "iotlb-page", domainId, address: Number(this.iva & ~0xfffn), addressMask }
+            : undefined;
+    const done = inv === undefined ? 0n : BigInt(g);
+    this.iotlbCommand =
+      (v & ~(b(VTD_IOTLB_REG.IVT) | (3n << BigInt(VTD_IOTLB_REG.IAIG_SHIFT)))) |
+      (done << BigInt(VTD_IOTLB_REG.IAIG_SHIFT));
+    return inv;
+  }
+
   /** The registers as hex strings, for {@link VtdIommuState}. */
   hexDump(): Record<string, string> {
     return {
@@ -255,6 +334,9 @@ export class VtdRegisters {
       ecap: hex(VTD_ECAP_VALUE),
       gsts: hex(this.gsts()),
       rtaddr: hex(this.rtaddr),
+      ccmd: hex(this.ccmd),
+      iva: hex(this.iva),
+      iotlb: hex(this.iotlbCommand),
       fsts: hex(this.fsts()),
       fectl: hex(eventControl(this.faults.interruptMask, this.faults.interruptPending)),
       iqa: hex(this.iqa),

@@ -142,11 +142,15 @@ export class VtdWalker {
   /** @param memory - the machine's physical memory. */
   constructor(private readonly memory: PhysicalMemory) {}
 
-  /** Loads the qword at `phys` into lo/hi; false when it is not memory. */
+  /** Loads the qword at `phys` into lo/hi; false when it is not memory (a table pointer is input). */
   private load(phys: PhysAddr): boolean {
-    if (!this.memory.map.contains(phys, 8)) return false;
-    this.lo = this.memory.readU32(phys);
-    this.hi = this.memory.readU32(phys + 4);
+    try {
+      // Cheaper than checking the memory map first: memory throws only on addresses outside it.
+      this.lo = this.memory.readU32(phys);
+      this.hi = this.memory.readU32(phys + 4);
+    } catch {
+      return false;
+    }
     this.reads++;
     return true;
   }

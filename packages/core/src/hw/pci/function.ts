@@ -19,7 +19,7 @@ import {
 import { ConfigSpace } from "./config-space.js";
 import { PciAccessError } from "./errors.js";
 import { initConfigSpace, type PciFunctionSpec, validateSpec } from "./header.js";
-import { MsixState } from "./msix.js";
+import { type MsixEntryState, MsixState } from "./msix.js";
 
 /** What the bus gives a function when it is attached. */
 export interface PciAttachment {
@@ -258,6 +258,16 @@ export abstract class PciFunction implements ScheduledDevice {
 
   /** Does the work `context.budgetNs` allows; called by the machine's scheduler. Default: nothing. */
   run(_context: DeviceRunContext): void {}
+
+  /** The device's own registers and figures, as plain JSON data (for `exportHardwareState`). */
+  deviceState(): Readonly<Record<string, unknown>> {
+    return {};
+  }
+
+  /** MSI-X table entries and pending bits (empty without MSI-X). */
+  msixEntries(): MsixEntryState[] {
+    return this.msix?.entries() ?? [];
+  }
 
   /** Clears the device's own state at FLR. */
   protected abstract resetDevice(): void;

@@ -25,6 +25,18 @@ export interface MsixLayout {
   readonly pbaOffset: number;
 }
 
+/** One MSI-X table entry and its pending bit. */
+export interface MsixEntryState {
+  /** Message address (64-bit). */
+  readonly address: number;
+  /** Message data. */
+  readonly data: number;
+  /** Vector control mask bit. */
+  readonly masked: boolean;
+  /** PBA pending bit. */
+  readonly pending: boolean;
+}
+
 /** What the MSI-X logic needs from its function. */
 export interface MsixHost extends InterruptSource {
   /** Message Control as currently in config space. */
@@ -127,6 +139,24 @@ export class MsixState {
       value = value * 256 + byte;
     }
     return value;
+  }
+
+  /** Every table entry as software programmed it, with its pending bit (for exports). */
+  entries(): MsixEntryState[] {
+    const out: MsixEntryState[] = [];
+    for (let v = 0; v < this.layout.vectors; v++) {
+      const base = this.entry(v);
+      const high = this.view.getUint32(base + PCI_MSIX_ENTRY_UPPER_ADDR, true);
+      const low = this.view.getUint32(base + PCI_MSIX_ENTRY_LOWER_ADDR, true);
+      out.push({
+        address: high * 2 ** 32 + low,
+        data: this.view.getUint32(base + PCI_MSIX_ENTRY_DATA, true),
+        masked:
+          (this.view.getUint32(base + PCI_MSIX_ENTRY_VECTOR_CTRL, true) & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0,
+        pending: this.pending[v] === 1,
+      });
+    }
+    return out;
   }
 
   /** PBA size in bytes (whole qwords). */

@@ -2,7 +2,7 @@ import { Prng } from "../../common/prng.js";
 import type { MachineClock } from "../clock.js";
 import { DeviceAlreadyRegisteredError, SchedulerOptionsError } from "./errors.js";
 import { type PhaseCounts, type UpdatePhase, zeroPhaseCounts } from "./phase.js";
-import type { PreemptionPoint } from "./preemption.js";
+import { PREEMPTION_POINTS, type PreemptionPoint } from "./preemption.js";
 
 /** What a device is told when it runs. */
 export interface DeviceRunContext {
@@ -103,7 +103,11 @@ export class DeviceScheduler {
   private readonly maxCatchUpNs: number;
   private readonly entries: Entry[] = [];
   private readonly byName = new Map<string, Entry>();
-  private readonly reached = new Map<PreemptionPoint, number>();
+  /** A record, not a Map: the orchestrator reaches a point after every hook. */
+  private readonly reached = Object.fromEntries(PREEMPTION_POINTS.map((p) => [p, 0])) as Record<
+    PreemptionPoint,
+    number
+  >;
   private phaseValue: UpdatePhase = "before";
   private lastTick: number;
   private running = false;
@@ -177,8 +181,8 @@ export class DeviceScheduler {
   }
 
   /** How many times each preemption point was reached (with devices registered or not). */
-  preemptions(): ReadonlyMap<PreemptionPoint, number> {
-    return this.reached;
+  preemptions(): Readonly<Record<PreemptionPoint, number>> {
+    return { ...this.reached };
   }
 
   /**
@@ -186,7 +190,7 @@ export class DeviceScheduler {
    * run. See {@link PreemptionPoint} for where software calls it.
    */
   preempt(point: PreemptionPoint): void {
-    this.reached.set(point, (this.reached.get(point) ?? 0) + 1);
+    this.reached[point]++;
     if (this.entries.length === 0 || this.running) return;
     let elapsed: number;
     if (this.manual) {
@@ -205,7 +209,7 @@ export class DeviceScheduler {
    */
   run(ns: number, point: PreemptionPoint = "vmm:run"): void {
     if (!Number.isSafeInteger(ns) || ns < 0) throw new SchedulerOptionsError("run(ns)", ns);
-    this.reached.set(point, (this.reached.get(point) ?? 0) + 1);
+    this.reached[point]++;
     if (this.running) return;
     if (!this.manual) {
       this.tick(ns, point, true);
