@@ -27,7 +27,10 @@ export const F_SEAL_FUTURE_WRITE = 0x0010;
 export const GUESTMEMFS_ALL_SEALS =
   F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 
-/** File flag: seals may be added (`MFD_ALLOW_SEALING`); without it `addSeals` fails with `EPERM`. */
-export const GUESTMEMFS_FLAG_ALLOW_SEALING = 0x0002;
+/**
+ * File flag: seals may never be added (`addSeals` fails with `EPERM`), as a memfd created without
+ * `MFD_ALLOW_SEALING`. Files allow sealing by default, so a file without flags crosses to v1.
+ */
+export const GUESTMEMFS_FLAG_NO_SEALING = 0x0001;
 /** Every file flag guestmemfs-v2 knows; unused bits must be 0 (as upstream memfd's `flags`). */
-export const GUESTMEMFS_ALL_FLAGS = GUESTMEMFS_FLAG_ALLOW_SEALING;
+export const GUESTMEMFS_ALL_FLAGS = GUESTMEMFS_FLAG_NO_SEALING;

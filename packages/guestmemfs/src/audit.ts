@@ -63,15 +63,31 @@ function backed(memory: PhysicalMemory, extents: ReadonlyMap<number, unknown>): 
   return out;
 }
 
+/** Bytes that differ between two extent contents (word by word, bytes only where a word differs). */
 function difference(a: ExtentContent, b: ExtentContent): number {
   if (typeof a === "number" && typeof b === "number") return a === b ? 0 : EXTENT_SIZE;
+  const x = typeof a === "number" ? filled(a) : a;
+  const y = typeof b === "number" ? filled(b) : b;
+  const wx = new Uint32Array(x.buffer, x.byteOffset, EXTENT_SIZE / 4);
+  const wy = new Uint32Array(y.buffer, y.byteOffset, EXTENT_SIZE / 4);
   let n = 0;
-  for (let i = 0; i < EXTENT_SIZE; i++) {
-    const x = typeof a === "number" ? a : a[i]!;
-    const y = typeof b === "number" ? b : b[i]!;
-    if (x !== y) n++;
+  for (let i = 0; i < wx.length; i++) {
+    if (wx[i] === wy[i]) continue;
+    for (let j = 4 * i; j < 4 * i + 4; j++) if (x[j] !== y[j]) n++;
   }
   return n;
+}
+
+const filledExtents = new Map<number, Uint8Array>();
+
+/** A read-only extent of one byte value (shared: compared against, never written). */
+function filled(byte: number): Uint8Array {
+  let bytes = filledExtents.get(byte);
+  if (bytes === undefined) {
+    bytes = new Uint8Array(EXTENT_SIZE).fill(byte);
+    filledExtents.set(byte, bytes);
+  }
+  return bytes;
 }
 
 // Extents are audited section by section: the sparse memory backs 2 MiB sections, one per extent.

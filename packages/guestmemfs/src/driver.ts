@@ -1,9 +1,14 @@
 import {
+  type CancelContext,
   type CanPreserve,
   CarveOut,
+  type FinishContext,
   Kernel,
+  Kho,
   LiveUpdateDriver,
   Luo,
+  type OnCancel,
+  type OnFinish,
   type OnPrepare,
   type OnRestore,
   type OnSerialize,
@@ -14,6 +19,7 @@ import {
 } from "@liveupdate/core";
 import { EXTENT_ORDER, EXTENT_SIZE, GUESTMEMFS_CARVE_OUT } from "./abi.js";
 import { GuestmemfsCorruptInodeError } from "./errors.js";
+import type { ExtentRun } from "./extent-allocator.js";
 import { GuestmemFile, type GuestmemStat } from "./file.js";
 import type { CreateFileOptions, GuestmemFs, MmapOptions } from "./filesystem.js";
 import type { GuestmemMapping } from "./mapping.js";
@@ -24,12 +30,24 @@ import { GuestmemfsSuperblock } from "./superblock.js";
 /** Size of the carve-out when the command line has no `guestmemfs=`. */
 export const GUESTMEMFS_DEFAULT_SIZE = "64M";
 
+/** Calls `fn` with the physical address of every extent of `runs`. */
+function forEachExtent(runs: readonly ExtentRun[], fn: (phys: number) => void): void {
+  for (const run of runs) for (let e = 0; e < run.count; e++) fn(run.phys + e * EXTENT_SIZE);
+}
+
 // #region declaration
 /**
  * The guestmemfs driver: files over RAM carved out at boot (`guestmemfs=<size>[@<base>]`), in
  * 2 MiB extents, mapped by VMMs as guest RAM. A file preserved by token in a LUO session crosses
  * the kexec in place: its extents are preserved as order-9 folios and its inode as a
  * `guestmemfs-v2` (or `-v1`) record; the data is never copied.
+ *
+ * Extents are preserved with KHO directly rather than listed with the object in the LUO
+ * handover: they belong to the carve-out, which the next kernel carves again, and their number
+ * grows with the data — listing them would make the blackout grow with the data (the inode's
+ * extent runs already say where they are). The new kernel checks every run against KHO's
+ * preserved memory before it adopts a file, and takes the folios back (`kho_restore_folio`) when
+ * the session finishes, after the blackout.
  */
 @CarveOut({ label: GUESTMEMFS_CARVE_OUT, defaultSize: GUESTMEMFS_DEFAULT_SIZE })
 @LiveUpdateDriver({ schema: GuestmemfsInodeSchema, flbs: [GuestmemfsSuperblock] })
@@ -37,6 +55,8 @@ export class GuestmemfsDriver
   implements
     CanPreserve,
     OnPrepare<GuestmemFile>,
+    OnCancel<GuestmemFile>,
+    OnFinish<GuestmemFile>,
     OnSerialize<GuestmemFile, GuestmemfsInodeV2Value>,
     OnRestore<GuestmemFile, GuestmemfsInodeV2Value>
 {
@@ -46,12 +66,19 @@ export class GuestmemfsDriver
    * @param kernel - the running kernel.
    * @param sb - the file system (FLB).
    * @param luo - the orchestrator (its lossy-downgrade policy).
+   * @param kho - this boot's KHO (extents are preserved and restored through it).
    */
   constructor(
     readonly kernel: Kernel,
     readonly sb: GuestmemfsSuperblock,
     readonly luo: Luo,
+    readonly kho: Kho,
   ) {}
+
+  /** Runs each file preserved through KHO for the update in progress (undone on cancel). */
+  private readonly preservedRuns = new WeakMap<GuestmemFile, readonly ExtentRun[]>();
+  /** Runs each restored file still has to take back from KHO (at finish). */
+  private readonly pendingRuns = new WeakMap<GuestmemFile, readonly ExtentRun[]>();
   // #endregion declaration
 
   /** The file system of this boot (`ENODEV` without a carve-out). */
@@ -111,11 +138,39 @@ export class GuestmemfsDriver
     return object instanceof GuestmemFile && !object.unlinked;
   }
 
-  /** Brownout: preserve every extent as an order-9 folio, so the data survives the kexec in place. */
-  onPrepare(file: GuestmemFile, ctx: PrepareContext): void {
-    for (const run of file.runs) {
-      for (let e = 0; e < run.count; e++) ctx.preserveFolio(run.phys + e * EXTENT_SIZE, EXTENT_ORDER);
+  /**
+   * Brownout: preserve every extent as an order-9 folio (mirrors `kho_preserve_folio`), so the data
+   * survives the kexec in place. All or nothing: a failure unpreserves what was done.
+   */
+  onPrepare(file: GuestmemFile, _ctx: PrepareContext): void {
+    const runs = [...file.runs];
+    const done: ExtentRun[] = [];
+    try {
+      for (const run of runs) {
+        forEachExtent([run], (phys) => this.kho.preserveFolio(phys, EXTENT_ORDER));
+        done.push(run);
+      }
+    } catch (error) {
+      forEachExtent(done, (phys) => this.kho.unpreserveFolio(phys, EXTENT_ORDER));
+      throw error;
     }
+    this.preservedRuns.set(file, runs);
+  }
+
+  /** Cancel: drop the preservation of the file's extents; the file is usable and unchanged. */
+  onCancel(file: GuestmemFile, _ctx: CancelContext): void {
+    const runs = this.preservedRuns.get(file);
+    if (runs === undefined) return;
+    this.preservedRuns.delete(file);
+    forEachExtent(runs, (phys) => this.kho.unpreserveFolio(phys, EXTENT_ORDER));
+  }
+
+  /** Finish (after the blackout): take the extents of a restored file back from KHO (`kho_restore_folio`). */
+  onFinish(file: GuestmemFile, _ctx: FinishContext): void {
+    const runs = this.pendingRuns.get(file);
+    if (runs === undefined) return;
+    this.pendingRuns.delete(file);
+    forEachExtent(runs, (phys) => this.kho.restoreFolio(phys, EXTENT_ORDER));
   }
 
   /**
@@ -137,17 +192,19 @@ export class GuestmemfsDriver
   }
 
   /**
-   * New kernel: checks the inode against the handed-over region, the superblock and the folios
-   * preserved for it, claims its extents, then takes the folios back. Nothing is read from or
-   * written to the data extents.
+   * New kernel: checks the inode against the handed-over region, the superblock and KHO's
+   * preserved memory, and claims its extents (one check per run: the blackout follows the
+   * metadata). The folios are taken back at finish. Nothing is read from or written to the data
+   * extents.
    */
   onRestore(state: GuestmemfsInodeV2Value, ctx: RestoreContext): GuestmemFile {
     const where = { driver: ctx.driver, session: ctx.session, token: ctx.token };
+    const incoming = this.kho.incoming;
     const inode = checkIncomingInode(state, {
       region: this.sb.incomingRegion ?? this.fs.region,
       nextIno: this.sb.incomingNextIno,
       fs: this.fs,
-      folios: ctx.folios,
+      isPreserved: (phys, size) => incoming?.isPreserved(phys, size) === true,
       where,
     });
     const adopted = this.fs.adopt(inode);
@@ -161,9 +218,7 @@ export class GuestmemfsDriver
         },
       );
     }
-    for (const run of adopted.runs) {
-      for (let e = 0; e < run.count; e++) ctx.restoreFolio(run.phys + e * EXTENT_SIZE, EXTENT_ORDER);
-    }
+    this.pendingRuns.set(adopted, adopted.runs);
     return adopted;
   }
   // #endregion hooks

@@ -8,7 +8,7 @@ import {
   F_SEAL_WRITE,
   GUESTMEMFS_ALL_FLAGS,
   GUESTMEMFS_ALL_SEALS,
-  GUESTMEMFS_FLAG_ALLOW_SEALING,
+  GUESTMEMFS_FLAG_NO_SEALING,
 } from "./abi.js";
 import {
   GuestmemfsBadNameError,
@@ -196,7 +196,7 @@ export class GuestmemFs {
   }
 
   /**
-   * Adds seals (fcntl `F_ADD_SEALS`): `EPERM` without {@link GUESTMEMFS_FLAG_ALLOW_SEALING} or under
+   * Adds seals (fcntl `F_ADD_SEALS`): `EPERM` with {@link GUESTMEMFS_FLAG_NO_SEALING} or under
    * `F_SEAL_SEAL`, `EBUSY` for `F_SEAL_WRITE` while a writable mapping exists, `EINVAL` for unknown bits.
    */
   addSeals(file: GuestmemFile, seals: number): void {
@@ -204,7 +204,7 @@ export class GuestmemFs {
     const where = { name: file.name, ino: file.ino, seals };
     if (!Number.isInteger(seals) || (seals & ~GUESTMEMFS_ALL_SEALS) !== 0)
       throw new GuestmemfsRangeError(`${file.name}: unknown seals ${seals}`, where);
-    if ((file.flags & GUESTMEMFS_FLAG_ALLOW_SEALING) === 0 || (file.seals & F_SEAL_SEAL) !== 0)
+    if ((file.flags & GUESTMEMFS_FLAG_NO_SEALING) !== 0 || (file.seals & F_SEAL_SEAL) !== 0)
       throw new GuestmemfsSealedError(`${file.name}: sealing not allowed`, where);
     if ((seals & F_SEAL_WRITE) !== 0 && file.writableMappings > 0)
       throw new GuestmemfsBusyError(`${file.name}: F_SEAL_WRITE with writable mappings`, where);

@@ -19,7 +19,7 @@ export {
   GUESTMEMFS_ALL_FLAGS,
   GUESTMEMFS_ALL_SEALS,
   GUESTMEMFS_CARVE_OUT,
-  GUESTMEMFS_FLAG_ALLOW_SEALING,
+  GUESTMEMFS_FLAG_NO_SEALING,
   NAME_MAX,
 } from "./abi.js";
 export { DataExtentAudit } from "./audit.js";

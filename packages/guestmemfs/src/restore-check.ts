@@ -1,5 +1,5 @@
-import type { PhysRange, PreservedFolio } from "@liveupdate/core";
-import { EXTENT_ORDER, EXTENT_SIZE } from "./abi.js";
+import type { PhysRange } from "@liveupdate/core";
+import { EXTENT_SIZE } from "./abi.js";
 import { GuestmemfsCorruptInodeError } from "./errors.js";
 import type { ExtentRun } from "./extent-allocator.js";
 import type { AdoptedInode, GuestmemFs } from "./filesystem.js";
@@ -14,8 +14,8 @@ export interface InodeCheckScope {
   readonly nextIno: number;
   /** The file system the inode joins (names and inode numbers already taken). */
   readonly fs: GuestmemFs;
-  /** The folios the old kernel preserved for this file. */
-  readonly folios: readonly PreservedFolio[];
+  /** Whether the previous kernel preserved every byte of a range (KHO's incoming memory map). */
+  isPreserved(phys: number, size: number): boolean;
   /** Session and token, for errors. */
   readonly where: { readonly driver: string; readonly session: string; readonly token: bigint };
 }
@@ -23,7 +23,7 @@ export interface InodeCheckScope {
 /**
  * Checks an incoming inode before anything of it is used (restore trusts nothing): a valid,
  * unused name and inode number; runs 2 MiB aligned, inside the handed-over region, not
- * overlapping each other, each extent preserved as an order-9 folio for this file; `nr_extents`
+ * overlapping each other, each preserved by the previous kernel (one lookup per run); `nr_extents`
  * equal to the runs' total; `size` within the extents. (Extents shared with another file are
  * caught when the file system claims them.)
  *
@@ -49,8 +49,6 @@ export function checkIncomingInode(state: GuestmemfsInodeV2Value, scope: InodeCh
   if (taken.ino) corrupt("ino", "another file has this inode number");
   if (taken.name) corrupt("name", "another file has this name", { name: state.name });
 
-  const preserved = new Set<number>();
-  for (const f of scope.folios) if (f.order === EXTENT_ORDER) preserved.add(f.phys);
   const end = scope.region.base + scope.region.size;
   const runs: ExtentRun[] = [];
   let total = 0;
@@ -61,10 +59,8 @@ export function checkIncomingInode(state: GuestmemfsInodeV2Value, scope: InodeCh
       corrupt(`${field}.phys`, "not 2 MiB aligned", { phys: run.phys });
     if (phys < scope.region.base || phys + run.nr_extents * EXTENT_SIZE > end)
       corrupt(`${field}.phys`, "outside the carved region", { phys, region: scope.region });
-    for (let e = 0; e < run.nr_extents; e++) {
-      if (!preserved.has(phys + e * EXTENT_SIZE))
-        corrupt(field, "extent not preserved for this file", { phys: phys + e * EXTENT_SIZE });
-    }
+    if (!scope.isPreserved(phys, run.nr_extents * EXTENT_SIZE))
+      corrupt(field, "extents not preserved by the previous kernel", { phys });
     runs.push({ phys, count: run.nr_extents });
     total += run.nr_extents;
   });

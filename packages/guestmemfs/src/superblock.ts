@@ -18,7 +18,9 @@ import { GuestmemfsSuperblockSchema, type GuestmemfsSuperblockV1Value } from "./
  * before the first file — where the next kernel checks its own carve-out against the handed-over
  * region before any file is adopted.
  */
-@LiveUpdateFlb({ schema: GuestmemfsSuperblockSchema })
+// `reset`: when the region cannot be adopted, each file's own restore policy decides (abort fails the boot,
+// reset drops the file); an FLB that aborted would fail the boot whatever the files say.
+@LiveUpdateFlb({ schema: GuestmemfsSuperblockSchema, restorePolicy: "reset" })
 export class GuestmemfsSuperblock
   implements OnFlbSerialize<GuestmemfsSuperblockV1Value>, OnFlbRestore<GuestmemfsSuperblockV1Value>
 {
@@ -62,10 +64,11 @@ export class GuestmemfsSuperblock
   }
 
   /**
-   * Adopts the handed-over region: it must lie inside this kernel's carve-out (a carve that is
-   * smaller, elsewhere or missing refuses the adoption, before any file is touched).
+   * Adopts the handed-over region: this kernel must have carved exactly the same range (a carve
+   * that is smaller, larger, elsewhere or missing refuses the adoption, before any file is
+   * touched — a different range may hold memory the previous kernel used for something else).
    *
-   * @throws {@link GuestmemfsRegionMismatchError} naming the field.
+   * @throws {@link GuestmemfsRegionMismatchError} naming the field that differs.
    */
   onRestore(state: GuestmemfsSuperblockV1Value, _ctx: FlbRestoreContext): void {
     const base = Number(state.region_base);
@@ -77,18 +80,13 @@ export class GuestmemfsSuperblock
         ...where,
         field: "region_base",
       });
-    if (
-      !Number.isSafeInteger(base) ||
-      base % EXTENT_SIZE !== 0 ||
-      base < carve.base ||
-      base >= carve.base + carve.size
-    )
-      throw new GuestmemfsRegionMismatchError("the handed-over region starts outside the carve-out", {
+    if (base !== carve.base)
+      throw new GuestmemfsRegionMismatchError("the carve-out is elsewhere", {
         ...where,
         field: "region_base",
       });
-    if (!Number.isSafeInteger(size) || size % EXTENT_SIZE !== 0 || base + size > carve.base + carve.size)
-      throw new GuestmemfsRegionMismatchError("the handed-over region ends outside the carve-out", {
+    if (size !== carve.size)
+      throw new GuestmemfsRegionMismatchError("the carve-out has another size", {
         ...where,
         field: "region_size",
       });

@@ -8,7 +8,7 @@ import {
   F_SEAL_SEAL,
   F_SEAL_SHRINK,
   F_SEAL_WRITE,
-  GUESTMEMFS_FLAG_ALLOW_SEALING,
+  GUESTMEMFS_FLAG_NO_SEALING,
   GuestmemfsBadNameError,
   GuestmemfsBusyError,
   GuestmemfsDriver,
@@ -128,11 +128,11 @@ describe("guestmemfs files", () => {
     fs.unlink(f);
   });
 
-  it("seals like memfd: only with ALLOW_SEALING, F_SEAL_SEAL final, F_SEAL_WRITE busy while writable mappings exist", () => {
+  it("seals like memfd: never with NO_SEALING, F_SEAL_SEAL final, F_SEAL_WRITE busy while writable mappings exist", () => {
     const { fs } = boot();
-    const plain = fs.create("plain", { size: EXTENT_SIZE });
-    expect(() => fs.addSeals(plain, F_SEAL_GROW)).toThrow(GuestmemfsSealedError);
-    const f = fs.create("sealed", { size: EXTENT_SIZE, flags: GUESTMEMFS_FLAG_ALLOW_SEALING });
+    const unsealable = fs.create("unsealable", { size: EXTENT_SIZE, flags: GUESTMEMFS_FLAG_NO_SEALING });
+    expect(() => fs.addSeals(unsealable, F_SEAL_GROW)).toThrow(GuestmemfsSealedError);
+    const f = fs.create("sealed", { size: EXTENT_SIZE });
     fs.addSeals(f, F_SEAL_GROW | F_SEAL_SHRINK);
     expect(() => fs.truncate(f, 2 * EXTENT_SIZE)).toThrow(GuestmemfsSealedError);
     expect(() => fs.truncate(f, 0)).toThrow(GuestmemfsSealedError);

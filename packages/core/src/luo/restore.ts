@@ -429,10 +429,16 @@ export class IncomingUpdate {
         }
       };
       visit(unit);
-      for (const other of this.pendingInOrder(r.session)) {
-        if (other !== r && other.rt !== undefined && providers.has(other.rt.unit))
-          this.restoreOnRetrieve(other);
-      }
+      // Only drivers have objects in sessions: a consumer of FLBs alone (the usual case) has no
+      // pending provider to restore first, so the session is not scanned — scanning it on every
+      // retrieve made restoring n objects cost O(n² log n).
+      let driverProviders = false;
+      for (const p of providers) if (p.kind === "driver") driverProviders = true;
+      if (driverProviders)
+        for (const other of this.pendingInOrder(r.session)) {
+          if (other !== r && other.rt !== undefined && providers.has(other.rt.unit))
+            this.restoreOnRetrieve(other);
+        }
     }
     if (r.status !== "pending") return;
     try {
