@@ -36,6 +36,27 @@ export interface WalkResult {
 const LOW_ALLOWED = 0xffff_f083;
 const HIGH_ALLOWED = 0x0000_3fff;
 const ENTRIES = 512;
+/** Bits a 4 KiB leaf may have: R, W and the address. */
+const LEAF_ALLOWED = 0xffff_f003;
+const SMALL = 4096;
+
+/** Where a table entry is, for errors (built into a context only when one is thrown). */
+interface EntryPlace {
+  readonly where: Readonly<Record<string, unknown>>;
+  readonly table: PhysAddr;
+  readonly level: number;
+}
+
+/** Throws the format error of entry `index` of the table at `at`. */
+function bad(at: EntryPlace, index: number, iova: number, why: string): never {
+  throw new IommufdTableFormatError(`entry ${index} of table ${hex(at.table)} (level ${at.level}) ${why}`, {
+    ...at.where,
+    table: hex(at.table),
+    level: at.level,
+    index,
+    iova: hex(iova),
+  });
+}
 
 /**
  * Walks one preserved second-stage tree before it is adopted, trusting nothing: every table page
@@ -72,6 +93,9 @@ export function walkPreservedTree(
   let segStart = 0;
   let segEnd = 0;
   let segPhys = 0;
+  let segRead = false;
+  let segWrite = false;
+  let segPerms = 0;
 
   const outside = (iova: number, phys: number, why: string): never => {
     throw new IommufdLeafOutsideMappingError(`the leaf at IOVA ${hex(iova)} → ${hex(phys)} ${why}`, {
@@ -82,6 +106,16 @@ export function walkPreservedTree(
   };
 
   const leaf = (iova: number, phys: number, size: number, read: boolean, write: boolean): void => {
+    // Fast path: inside the current contiguous piece of the current area (almost every leaf).
+    if (iova >= segStart && iova + size <= segEnd) {
+      if ((write && !segWrite) || (read && !segRead))
+        outside(iova, phys, "grants more than its area's flags");
+      if (phys !== segPhys + (iova - segStart))
+        outside(iova, phys, `is not the file's memory (expected ${hex(segPhys + (iova - segStart))})`);
+      mappedBytes += size;
+      leaves++;
+      return;
+    }
     while (cursor < areas.length && areas[cursor]!.iova + areas[cursor]!.length <= iova) cursor++;
     const a = areas[cursor];
     if (a === undefined || a.iova > iova || iova + size > a.iova + a.length)
@@ -97,6 +131,9 @@ export function walkPreservedTree(
       segStart = iova;
       segEnd = iova + Math.min(contiguous, a!.iova + a!.length - iova);
       segPhys = p;
+      segRead = (a!.flags & IOMMU_IOAS_MAP_READABLE) !== 0;
+      segWrite = (a!.flags & IOMMU_IOAS_MAP_WRITABLE) !== 0;
+      segPerms = (segRead ? 1 : 0) | (segWrite ? 2 : 0);
     }
     if (phys !== segPhys + (iova - segStart) || iova + size > segEnd)
       outside(iova, phys, `is not the file's memory (expected ${hex(segPhys + (iova - segStart))})`);
@@ -105,11 +142,11 @@ export function walkPreservedTree(
   };
 
   const visit = (table: PhysAddr, level: number, base: number): void => {
-    const at = { ...where, table: hex(table), level };
+    const at = { where, table, level };
     if (!folios.has(table))
       throw new IommufdTableNotPreservedError(
         `table ${hex(table)} (level ${level}) was not preserved for this object`,
-        at,
+        { ...where, table: hex(table), level },
       );
     const other = seen.get(table);
     if (other !== undefined)
@@ -120,35 +157,73 @@ export function walkPreservedTree(
     seen.set(table, owner);
     pages.push(table);
     const bytes = memory.peek(table, ENTRIES * 8);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // u32 halves, little-endian like the host; a copy when the bytes are not 4-byte aligned.
+    const words =
+      bytes.byteOffset % 4 === 0
+        ? new Uint32Array(bytes.buffer, bytes.byteOffset, ENTRIES * 2)
+        : new Uint32Array(bytes.slice().buffer);
     const span = levelSpan(level);
-    for (let i = 0; i < ENTRIES; i++) {
-      const lo = view.getUint32(i * 8, true);
-      const hi = view.getUint32(i * 8 + 4, true);
-      if (lo === 0 && hi === 0) continue;
-      const iova = base + i * span;
-      const bad = (why: string): never => {
-        throw new IommufdTableFormatError(`entry ${i} of table ${hex(table)} (level ${level}) ${why}`, {
-          ...at,
-          index: i,
-          iova: hex(iova),
-        });
-      };
-      if ((lo & ~LOW_ALLOWED) !== 0 || (hi & ~HIGH_ALLOWED) !== 0) bad("has bits this driver never sets");
-      const read = (lo & 1) !== 0;
-      const write = (lo & 2) !== 0;
-      if (!read && !write) bad("is not present but not zero");
-      const large = (lo & 0x80) !== 0;
-      const address = (lo >>> 12) * 4096 + hi * 2 ** 32;
-      if (level === 1 || large) {
-        if (large && level !== 2 && level !== 3) bad("is a large page at a level without one");
-        if (address % span !== 0) bad(`maps ${hex(address)}, not aligned to its ${span}-byte page`);
-        leaf(iova, address, span, read, write);
-      } else {
-        if (!read || !write) bad("is a table pointer without R and W");
-        // Nothing writes memory during the walk, so this page's view stays valid across the recursion.
-        visit(address, level - 1, iova);
+    if (level === 1) {
+      // The hot loop (one iteration per 4 KiB mapping): a well-formed leaf inside the current piece
+      // of the current area is checked with a few integer operations; anything else goes the
+      // general way below, which reports it.
+      for (let i = 0; i < ENTRIES; i++) {
+        const lo = words[2 * i]!;
+        const hi = words[2 * i + 1]!;
+        if ((lo | hi) === 0) continue;
+        const iova = base + i * SMALL;
+        const perms = lo & 3;
+        if (
+          (lo & ~LEAF_ALLOWED) === 0 &&
+          (hi & ~HIGH_ALLOWED) === 0 &&
+          perms !== 0 &&
+          (perms & ~segPerms) === 0 &&
+          iova >= segStart &&
+          iova + SMALL <= segEnd &&
+          (lo >>> 12) * SMALL + hi * 2 ** 32 === segPhys + (iova - segStart)
+        ) {
+          mappedBytes += SMALL;
+          leaves++;
+          continue;
+        }
+        entry(at, i, lo, hi, level, span, iova);
       }
+      return;
+    }
+    for (let i = 0; i < ENTRIES; i++) {
+      const lo = words[2 * i]!;
+      const hi = words[2 * i + 1]!;
+      if (lo === 0 && hi === 0) continue;
+      entry(at, i, lo, hi, level, span, base + i * span);
+    }
+  };
+
+  /** One non-zero entry, checked in full: a table pointer (recursed into) or a leaf. */
+  const entry = (
+    at: EntryPlace,
+    i: number,
+    lo: number,
+    hi: number,
+    level: number,
+    span: number,
+    iova: number,
+  ): void => {
+    if ((lo & ~LOW_ALLOWED) !== 0 || (hi & ~HIGH_ALLOWED) !== 0)
+      bad(at, i, iova, "has bits this driver never sets");
+    const read = (lo & 1) !== 0;
+    const write = (lo & 2) !== 0;
+    if (!read && !write) bad(at, i, iova, "is not present but not zero");
+    const large = (lo & 0x80) !== 0;
+    const address = (lo >>> 12) * 4096 + hi * 2 ** 32;
+    if (level === 1 || large) {
+      if (large && level !== 2 && level !== 3) bad(at, i, iova, "is a large page at a level without one");
+      if (address % span !== 0)
+        bad(at, i, iova, `maps ${hex(address)}, not aligned to its ${span}-byte page`);
+      leaf(iova, address, span, read, write);
+    } else {
+      if (!read || !write) bad(at, i, iova, "is a table pointer without R and W");
+      // Nothing writes memory during the walk, so this page's view stays valid across the recursion.
+      visit(address, level - 1, iova);
     }
   };
 
