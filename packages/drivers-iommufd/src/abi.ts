@@ -7,7 +7,7 @@
 
 /** Compatible string of the iommufd handover format (IOAS, HWPT, devices), as `IOMMUFD_LUO_COMPATIBLE`. */
 export const IOMMUFD_COMPATIBLE = "iommufd-v1";
-/** Compatible string of the vIOMMU handover format (vIOMMU and vDEVICE objects). */
+/** Reserved compatible string for a separate vIOMMU handover; vIOMMU objects currently cross inside `iommufd-v2`. */
 export const VIOMMU_COMPATIBLE = "viommu-v1";
 /**
  * Compatible string of the IOMMU core's shared state (an FLB), as upstream's

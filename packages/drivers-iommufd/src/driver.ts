@@ -16,7 +16,14 @@ import {
   type SerializeContext,
 } from "@liveupdate/core";
 import { type GuestmemFile, GuestmemfsDriver } from "@liveupdate/guestmemfs";
-import { IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITABLE, NO_PASID, PASID_LIMIT, RID_PASID } from "./abi.js";
+import {
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITABLE,
+  IOVA_LIMIT,
+  NO_PASID,
+  PASID_LIMIT,
+  RID_PASID,
+} from "./abi.js";
 import {
   IommufdBusyError,
   IommufdExistsError,
@@ -26,6 +33,7 @@ import {
 import { IommuCore } from "./iommu-core.js";
 import { checkMapRequest, mapArea, mapIntoAll, pageAligned } from "./iommufd/areas.js";
 import { FilePins } from "./iommufd/file-pins.js";
+import { flushNested } from "./iommufd/flush-nested.js";
 import {
   type Attachment,
   Hwpt,
@@ -34,7 +42,11 @@ import {
   IommufdContext,
   IommufdDevice,
   type IovaArea,
+  NestedHwpt,
+  type Vdevice,
+  Viommu,
 } from "./iommufd/objects.js";
+import { pasidEntryOf } from "./iommufd/pasid-entry.js";
 import { preservedPages, serializeContext } from "./iommufd/serialize.js";
 import { adoptContext } from "./restore/adopt.js";
 import { IommufdSchema, type IommufdV2Value } from "./schema.js";
@@ -124,6 +136,7 @@ export class IommufdDriver
       options.largePages ?? true,
       options.dirtyTracking ?? false,
     );
+    hwpt.nestParent = options.nestParent ?? false;
     for (const area of ioas.areas.areas) mapArea(table, area, hwpt.largePages);
     ioas.hwpts.add(hwpt);
     ioas.ctx.hwpts.set(hwpt.id, hwpt);
@@ -134,8 +147,8 @@ export class IommufdDriver
   @PhaseGuard({ brownout: "refuse", target: ctxOf, description: "destroy a HWPT" })
   hwptDestroy(hwpt: Hwpt): void {
     this.live(hwpt.ctx);
-    if (hwpt.attachments.size > 0)
-      throw new IommufdBusyError(`HWPT ${hwpt.id} has attached devices`, { hwpt: hwpt.id });
+    if (hwpt.attachments.size > 0 || hwpt.viommus.size > 0)
+      throw new IommufdBusyError(`HWPT ${hwpt.id} has attached devices or vIOMMUs`, { hwpt: hwpt.id });
     this.kernel.machine.iommu.invalidate({ kind: "iotlb-domain", domainId: hwpt.domainId });
     hwpt.table.destroy();
     this.core.releaseDomainId(hwpt.domainId);
@@ -184,7 +197,7 @@ export class IommufdDriver
    * entry (second-stage, the domain's id and top table) and flushes what it replaced.
    */
   @PhaseGuard({ brownout: "refuse", target: ctxOf, description: "attach a device (PASID) to a HWPT" })
-  attach(device: IommufdDevice, hwpt: Hwpt, pasid?: number): void {
+  attach(device: IommufdDevice, hwpt: Hwpt | NestedHwpt, pasid?: number): void {
     this.live(device.ctx);
     if (hwpt.ctx !== device.ctx)
       throw new IommufdInvalidArgumentError("device and HWPT belong to different contexts", {
@@ -194,12 +207,11 @@ export class IommufdDriver
     const key = this.pasidKey(pasid);
     const old = device.attachments.get(key);
     if (old !== undefined) old.hwpt.attachments.delete(old);
-    this.core.tables.setPasidEntry(device.requesterId, key === NO_PASID ? RID_PASID : key, {
-      present: true,
-      type: "second-stage",
-      domainId: hwpt.domainId,
-      secondStageTable: hwpt.table.top,
-    });
+    this.core.tables.setPasidEntry(
+      device.requesterId,
+      key === NO_PASID ? RID_PASID : key,
+      pasidEntryOf(hwpt),
+    );
     const attachment: Attachment = { device, pasid: key, hwpt };
     device.attachments.set(key, attachment);
     hwpt.attachments.add(attachment);
@@ -219,6 +231,73 @@ export class IommufdDriver
     this.core.tables.clearPasidEntry(device.requesterId, key === NO_PASID ? RID_PASID : key);
     device.attachments.delete(key);
     a.hwpt.attachments.delete(a);
+  }
+  /** Allocates a vIOMMU on a nesting-parent HWPT (`IOMMU_VIOMMU_ALLOC`). EINVAL for another HWPT. */
+  @PhaseGuard({ brownout: "refuse", target: ctxOf, description: "allocate a vIOMMU on a nesting parent" })
+  viommuAlloc(parent: Hwpt): Viommu {
+    this.live(parent.ctx);
+    if (!parent.nestParent)
+      throw new IommufdInvalidArgumentError(`HWPT ${parent.id} is not a nesting parent`, { hwpt: parent.id });
+    const viommu = new Viommu(parent.ctx, parent.ctx.allocateId(), parent);
+    parent.viommus.add(viommu);
+    parent.ctx.viommus.set(viommu.id, viommu);
+    return viommu;
+  }
+
+  /** Gives a bound device its virtual id behind `viommu` (`IOMMU_VDEVICE_ALLOC`). EEXIST for a used id. */
+  @PhaseGuard({ brownout: "refuse", target: ctxOf, description: "allocate a vDEVICE" })
+  vdeviceAlloc(viommu: Viommu, device: IommufdDevice, virtualId: number): Vdevice {
+    this.live(viommu.ctx);
+    if (
+      device.ctx !== viommu.ctx ||
+      !Number.isSafeInteger(virtualId) ||
+      virtualId < 0 ||
+      virtualId >= 2 ** 32
+    )
+      throw new IommufdInvalidArgumentError("bad device or virtual id", { device: device.id, virtualId });
+    if (viommu.vdevices.has(virtualId))
+      throw new IommufdExistsError(`virtual id ${virtualId} is taken`, { viommu: viommu.id, virtualId });
+    const vdevice: Vdevice = { id: viommu.ctx.allocateId(), viommu, device, virtualId };
+    viommu.vdevices.set(virtualId, vdevice);
+    return vdevice;
+  }
+
+  /**
+   * Allocates a nested HWPT on `viommu` (`IOMMU_HWPT_ALLOC`, `IOMMU_HWPT_DATA_VTD_S1`): the guest's
+   * first-stage table at guest-physical `firstStageTable` (4 KiB aligned, below 2^48), with its own
+   * domain id.
+   */
+  @PhaseGuard({
+    brownout: "refuse",
+    target: ctxOf,
+    description: "allocate a nested HWPT (guest first stage)",
+  })
+  nestedAlloc(viommu: Viommu, firstStageTable: number): NestedHwpt {
+    this.live(viommu.ctx);
+    if (!pageAligned(firstStageTable) || firstStageTable >= IOVA_LIMIT)
+      throw new IommufdInvalidArgumentError("the first-stage table must be a 4 KiB-aligned guest address", {
+        firstStageTable,
+      });
+    const nested = new NestedHwpt(
+      viommu.ctx,
+      viommu.ctx.allocateId(),
+      viommu,
+      this.core.allocateDomainId(),
+      firstStageTable,
+    );
+    viommu.nested.add(nested);
+    viommu.ctx.nested.set(nested.id, nested);
+    return nested;
+  }
+
+  /**
+   * The guest changed its first-stage tables (`IOMMU_HWPT_INVALIDATE` on a nested HWPT): flushes the
+   * PASID-based IOTLB of every attachment. Not phase-guarded: the guest's own tables are not
+   * preserved state, and a guest must be able to change its mappings at any time.
+   */
+  nestedInvalidate(nested: NestedHwpt): void {
+    this.live(nested.ctx);
+    flushNested(this.kernel.machine.iommu, nested);
   }
   // #endregion objects
 
@@ -275,6 +354,8 @@ export class IommufdDriver
       for (const hwpt of ioas.hwpts) {
         hwpt.table.unmap(area.iova, area.length);
         flushIotlbRange(iommu, hwpt.domainId, area.iova, area.length);
+        // Nested translations cache the combined result under the nested domain: flush them too.
+        for (const v of hwpt.viommus) for (const n of v.nested) flushNested(iommu, n);
       }
       ioas.areas.remove(area);
       ioas.ctx.pins.release(area.file);

@@ -40,6 +40,7 @@ export {
 } from "./errors.js";
 export { IommuCore } from "./iommu-core.js";
 export { FilePins } from "./iommufd/file-pins.js";
+export { flushNested } from "./iommufd/flush-nested.js";
 export { IovaMap, type IovaRange } from "./iommufd/iova-map.js";
 export {
   type Attachment,
@@ -49,7 +50,11 @@ export {
   IommufdContext,
   IommufdDevice,
   type IovaArea,
+  NestedHwpt,
+  type Vdevice,
+  Viommu,
 } from "./iommufd/objects.js";
+export { pasidEntryOf } from "./iommufd/pasid-entry.js";
 export { type ResolvedArea, type WalkResult, walkPreservedTree } from "./restore/walk.js";
 export {
   ATTACH_WITH_PASID,
@@ -58,11 +63,14 @@ export {
   IommufdDeviceV1,
   IommufdHwptV1,
   IommufdHwptV2,
+  IommufdNestedV2,
   IommufdSchema,
   IommufdV1,
   type IommufdV1Value,
   IommufdV2,
   type IommufdV2Value,
+  IommufdVdeviceV2,
+  IommufdViommuV2,
   IommuLiveupdateSchema,
   IommuLiveupdateV1,
   type IommuLiveupdateV1Value,

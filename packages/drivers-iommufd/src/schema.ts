@@ -105,28 +105,78 @@ export const IommufdHwptV2 = struct("iommufd_hwpt_v2", {
   top_level: u8({ min: TOP_LEVEL, max: TOP_LEVEL }),
   large_pages: u8({ max: 1 }),
   dirty_tracking: u8({ max: 1 }),
-  _reserved: reserved(3),
+  nest_parent: u8({ max: 1 }),
+  _reserved: reserved(2),
 });
 
-/** Version 2 of a preserved iommufd context (`iommufd-v2`): HWPTs carry their dirty-tracking state. */
-export const IommufdV2 = struct("iommufd_v2", contextFields(IommufdHwptV2));
+/** A vIOMMU on a nesting-parent HWPT. */
+export const IommufdViommuV2 = struct("iommufd_viommu_v2", {
+  viommu_id: u32({ min: 1 }),
+  parent_hwpt_id: u32({ min: 1 }),
+});
+
+/** A vDEVICE: the guest's virtual id of a bound device behind a vIOMMU. */
+export const IommufdVdeviceV2 = struct("iommufd_vdevice_v2", {
+  vdevice_id: u32({ min: 1 }),
+  viommu_id: u32({ min: 1 }),
+  dev_id: u32({ min: 1 }),
+  virtual_id: u32(),
+});
+
+/** A nested HWPT: the guest's first-stage table pointer (guest-physical) and its domain id. */
+export const IommufdNestedV2 = struct("iommufd_nested_v2", {
+  first_stage_gpa: u64(),
+  hwpt_id: u32({ min: 1 }),
+  viommu_id: u32({ min: 1 }),
+  domain_id: u16({ min: 1 }),
+  _reserved: reserved(6),
+});
+
+/**
+ * Version 2 of a preserved iommufd context (`iommufd-v2`): HWPTs carry their dirty-tracking and
+ * nesting-parent state, and the vIOMMU objects cross — vIOMMUs, vDEVICEs and nested HWPTs (the
+ * guest's first-stage pointer; the guest's tables stay in guest memory, neither copied nor
+ * rewritten).
+ */
+export const IommufdV2 = struct("iommufd_v2", {
+  ...contextFields(IommufdHwptV2),
+  nr_viommus: u32({ max: MAX_OBJECTS }),
+  nr_vdevices: u32({ max: MAX_OBJECTS }),
+  nr_nested: u32({ max: MAX_OBJECTS }),
+  _reserved: reserved(4),
+  viommus: arrayPointer(IommufdViommuV2, { count: "nr_viommus" }),
+  vdevices: arrayPointer(IommufdVdeviceV2, { count: "nr_vdevices" }),
+  nested: arrayPointer(IommufdNestedV2, { count: "nr_nested" }),
+});
 /** Decoded value of {@link IommufdV2}. */
 export type IommufdV2Value = Infer<typeof IommufdV2>;
 // #endregion v2
 
 // #region migrators
 /**
- * The iommufd context schema. v1 → v2 is lossless (dirty tracking off); v2 → v1 refuses, naming the
- * field, a HWPT with dirty tracking on — v1 cannot express it, and silently dropping it would lose
- * dirty pages the VMM is counting on.
+ * The iommufd context schema. v1 → v2 is lossless (dirty tracking off, no nesting, no vIOMMU); v2 →
+ * v1 refuses, naming the field, a HWPT with dirty tracking on or a nesting parent, and any vIOMMU
+ * object — v1 cannot express them, and dropping them would lose dirty pages the VMM counts on or a
+ * guest's DMA translations.
  */
 export const IommufdSchema = versionedSchema("iommufd", IommufdV1).next(IommufdV2, {
   kind: "injective",
-  up: (v1) => ({ ...v1, hwpts: v1.hwpts.map((h) => ({ ...h, dirty_tracking: 0 })) }),
-  down: (v2, ctx) => {
+  up: (v1) => ({
+    ...v1,
+    hwpts: v1.hwpts.map((h) => ({ ...h, dirty_tracking: 0, nest_parent: 0 })),
+    viommus: [],
+    vdevices: [],
+    nested: [],
+  }),
+  down: ({ viommus, vdevices, nested, ...v2 }, ctx) => {
     const i = v2.hwpts.findIndex((h) => h.dirty_tracking !== 0);
     if (i >= 0) return ctx.refuse(`hwpts[${i}].dirty_tracking`, "iommufd-v1 has no dirty tracking");
-    return { ...v2, hwpts: v2.hwpts.map(({ dirty_tracking: _, ...h }) => h) };
+    const j = v2.hwpts.findIndex((h) => h.nest_parent !== 0);
+    if (j >= 0) return ctx.refuse(`hwpts[${j}].nest_parent`, "iommufd-v1 has no nesting");
+    if (viommus.length > 0) return ctx.refuse("viommus", "iommufd-v1 has no vIOMMU");
+    if (vdevices.length > 0) return ctx.refuse("vdevices", "iommufd-v1 has no vIOMMU");
+    if (nested.length > 0) return ctx.refuse("nested", "iommufd-v1 has no nested HWPT");
+    return { ...v2, hwpts: v2.hwpts.map(({ dirty_tracking: _d, nest_parent: _n, ...h }) => h) };
   },
 });
 // #endregion migrators

@@ -27,6 +27,10 @@ export class IommufdContext {
   readonly hwpts = new Map<number, Hwpt>();
   /** Bound devices by id. */
   readonly devices = new Map<number, IommufdDevice>();
+  /** vIOMMUs by id. */
+  readonly viommus = new Map<number, Viommu>();
+  /** Nested HWPTs (guest first-stage tables over a nesting parent) by id. */
+  readonly nested = new Map<number, NestedHwpt>();
   /** Next object id. */
   nextId = 1;
   /** True between prepare and cancel (or the reboot): its devices stay attached across kexec. */
@@ -64,6 +68,8 @@ export class Ioas {
 export interface HwptOptions {
   /** Use 2 MiB leaves where IOVA, address and length allow (default true). */
   readonly largePages?: boolean;
+  /** May carry vIOMMUs and nested HWPTs (`IOMMU_HWPT_ALLOC_NEST_PARENT`; default false). */
+  readonly nestParent?: boolean;
   /** Dirty tracking enabled (`IOMMU_HWPT_SET_DIRTY_TRACKING`; recorded, default false). */
   readonly dirtyTracking?: boolean;
 }
@@ -74,6 +80,10 @@ export class Hwpt {
   readonly attachments = new Set<Attachment>();
   /** Dirty tracking enabled (v2 state). */
   dirtyTracking: boolean;
+  /** Whether vIOMMUs may be allocated on it (`IOMMU_HWPT_ALLOC_NEST_PARENT`). */
+  nestParent = false;
+  /** vIOMMUs on this nesting parent. */
+  readonly viommus = new Set<Viommu>();
 
   /**
    * @param ctx - owning context.
@@ -114,12 +124,71 @@ export class IommufdDevice {
   ) {}
 }
 
-/** One (device, PASID) → HWPT attachment. */
+/** One (device, PASID) → HWPT attachment (a paging or a nested HWPT). */
 export interface Attachment {
   /** The device. */
   readonly device: IommufdDevice;
   /** The PASID, or `NO_PASID`. */
   readonly pasid: number;
   /** The domain. */
-  readonly hwpt: Hwpt;
+  readonly hwpt: Hwpt | NestedHwpt;
+}
+
+/**
+ * A vIOMMU (`IOMMU_VIOMMU_ALLOC`): the VM-visible IOMMU instance on a nesting-parent HWPT, whose
+ * second stage translates guest-physical to host-physical addresses for every nested HWPT on it.
+ */
+export class Viommu {
+  /** vDEVICEs by virtual device id. */
+  readonly vdevices = new Map<number, Vdevice>();
+  /** Nested HWPTs on it. */
+  readonly nested = new Set<NestedHwpt>();
+
+  /**
+   * @param ctx - owning context.
+   * @param id - object id.
+   * @param parent - the nesting parent (its tables are the second stage).
+   */
+  constructor(
+    readonly ctx: IommufdContext,
+    readonly id: number,
+    readonly parent: Hwpt,
+  ) {}
+}
+
+/** A vDEVICE (`IOMMU_VDEVICE_ALLOC`): the guest's id for a physical device behind a vIOMMU. */
+export interface Vdevice {
+  /** Object id. */
+  readonly id: number;
+  /** The vIOMMU. */
+  readonly viommu: Viommu;
+  /** The physical device. */
+  readonly device: IommufdDevice;
+  /** The virtual device id the guest uses (e.g. its virtual BDF / RID). */
+  readonly virtualId: number;
+}
+
+/**
+ * A nested HWPT (`IOMMU_HWPT_ALLOC` with `IOMMU_HWPT_DATA_VTD_S1`): the guest's first-stage table
+ * pointer — a guest-physical address inside guest RAM — over the vIOMMU's second stage (PGTT
+ * nested). The guest's tables are the guest's: the host neither copies nor rewrites them.
+ */
+export class NestedHwpt {
+  /** Attachments translating through it. */
+  readonly attachments = new Set<Attachment>();
+
+  /**
+   * @param ctx - owning context.
+   * @param id - object id.
+   * @param viommu - the vIOMMU it belongs to.
+   * @param domainId - its domain id (tags its IOTLB entries).
+   * @param firstStageTable - guest-physical address of the guest's 4-level first-stage table.
+   */
+  constructor(
+    readonly ctx: IommufdContext,
+    readonly id: number,
+    readonly viommu: Viommu,
+    readonly domainId: number,
+    readonly firstStageTable: number,
+  ) {}
 }

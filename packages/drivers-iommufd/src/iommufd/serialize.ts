@@ -75,7 +75,9 @@ export function serializeContext(
     top_level: TOP_LEVEL,
     large_pages: h.largePages ? 1 : 0,
     dirty_tracking: h.dirtyTracking ? 1 : 0,
+    nest_parent: h.nestParent ? 1 : 0,
   }));
+  const viommus = [...ctx.viommus.values()];
   const devices = [...ctx.devices.values()];
   return {
     next_id: ctx.nextId,
@@ -94,5 +96,20 @@ export function serializeContext(
           : { dev_id: d.id, hwpt_id: a.hwpt.id, pasid: a.pasid, flags: ATTACH_WITH_PASID },
       ),
     ),
+    viommus: viommus.map((v) => ({ viommu_id: v.id, parent_hwpt_id: v.parent.id })),
+    vdevices: viommus.flatMap((v) =>
+      [...v.vdevices.values()].map((d) => ({
+        vdevice_id: d.id,
+        viommu_id: v.id,
+        dev_id: d.device.id,
+        virtual_id: d.virtualId,
+      })),
+    ),
+    nested: [...ctx.nested.values()].map((n) => ({
+      first_stage_gpa: BigInt(n.firstStageTable),
+      hwpt_id: n.id,
+      viommu_id: n.viommu.id,
+      domain_id: n.domainId,
+    })),
   };
 }

@@ -9,6 +9,7 @@ import {
   readQwords,
   VTD_PASID_ENTRY_SIZE,
   VTD_PASID_TABLE_ENTRIES,
+  type VtdPasidEntry,
 } from "@liveupdate/core";
 import type { GuestmemFile, GuestmemfsDriver } from "@liveupdate/guestmemfs";
 import {
@@ -22,7 +23,15 @@ import {
 import { IommufdHandoverMismatchError, IommufdTableNotPreservedError } from "../errors.js";
 import type { IommuCore } from "../iommu-core.js";
 import { pageAligned } from "../iommufd/areas.js";
-import { type Attachment, Hwpt, Ioas, type IommufdContext, IommufdDevice } from "../iommufd/objects.js";
+import {
+  type Attachment,
+  Hwpt,
+  Ioas,
+  type IommufdContext,
+  IommufdDevice,
+  NestedHwpt,
+  Viommu,
+} from "../iommufd/objects.js";
 import { ATTACH_WITH_PASID, type IommufdV2Value } from "../schema.js";
 import { SecondStageTable } from "../vtd/second-stage.js";
 import { type ResolvedArea, walkPreservedTree } from "./walk.js";
@@ -147,6 +156,29 @@ function adopt(ctx: IommufdContext, state: IommufdV2Value, r: RestoreContext, en
   });
   const hwptById = new Map(walked.map((w) => [w.h.hwpt_id, w]));
 
+  // ---- vIOMMU objects: the guest's first-stage tables are the guest's (not walked); only the
+  // pointer's form and the objects' links are checked, and the second stage bounds what it reaches ----
+  const viommuById = new Map<number, (typeof walked)[number]>();
+  state.viommus.forEach((v, i) => {
+    const field = `viommus[${i}]`;
+    newId(v.viommu_id, `${field}.viommu_id`);
+    const parent = hwptById.get(v.parent_hwpt_id) ?? mismatch(`${field}.parent_hwpt_id`, "names no HWPT");
+    if (parent.h.nest_parent !== 1) mismatch(`${field}.parent_hwpt_id`, "is not a nesting parent");
+    viommuById.set(v.viommu_id, parent);
+  });
+  const nestedById = new Map<number, { n: (typeof state.nested)[number]; parent: (typeof walked)[number] }>();
+  state.nested.forEach((n, i) => {
+    const field = `nested[${i}]`;
+    newId(n.hwpt_id, `${field}.hwpt_id`);
+    const parent = viommuById.get(n.viommu_id) ?? mismatch(`${field}.viommu_id`, "names no vIOMMU");
+    const gpa = Number(n.first_stage_gpa);
+    if (!pageAligned(gpa) || gpa >= IOVA_LIMIT)
+      mismatch(`${field}.first_stage_gpa`, "is not a 4 KiB-aligned guest address");
+    if (!env.core.claimDomainId(n.domain_id))
+      mismatch(`${field}.domain_id`, `${n.domain_id} is already in use`);
+    nestedById.set(n.hwpt_id, { n, parent });
+  });
+
   // ---- devices: context entry, PASID directory and tables ----
   const devices = state.devices.map((d, i) => {
     const field = `devices[${i}]`;
@@ -177,27 +209,42 @@ function adopt(ctx: IommufdContext, state: IommufdV2Value, r: RestoreContext, en
     return { d, dir, pasidTables: pasidTables as Map<number, PhysAddr> };
   });
   const deviceById = new Map(devices.map((x) => [x.d.dev_id, x]));
+  const virtualIds = new Set<string>();
+  state.vdevices.forEach((v, i) => {
+    const field = `vdevices[${i}]`;
+    newId(v.vdevice_id, `${field}.vdevice_id`);
+    if (!viommuById.has(v.viommu_id)) mismatch(`${field}.viommu_id`, "names no vIOMMU");
+    if (!deviceById.has(v.dev_id)) mismatch(`${field}.dev_id`, "names no device");
+    const key = `${v.viommu_id}:${v.virtual_id}`;
+    if (virtualIds.has(key)) mismatch(`${field}.virtual_id`, "is used twice on its vIOMMU");
+    virtualIds.add(key);
+  });
 
   // ---- attachments: each PASID entry exactly as recorded, and no other present entry ----
   const expectedEntries = new Map<string, bigint[]>();
   state.attachments.forEach((a, i) => {
     const field = `attachments[${i}]`;
     const dev = deviceById.get(a.dev_id) ?? mismatch(`${field}.dev_id`, `names no device (${a.dev_id})`);
-    const hw = hwptById.get(a.hwpt_id) ?? mismatch(`${field}.hwpt_id`, `names no HWPT (${a.hwpt_id})`);
+    const hw = hwptById.get(a.hwpt_id);
+    const nest = nestedById.get(a.hwpt_id);
+    if (hw === undefined && nest === undefined) mismatch(`${field}.hwpt_id`, `names no HWPT (${a.hwpt_id})`);
     const withPasid = (a.flags & ATTACH_WITH_PASID) !== 0;
     if (withPasid ? a.pasid < 1 || a.pasid >= PASID_LIMIT : a.pasid !== 0)
       mismatch(`${field}.pasid`, "is out of range");
     const pasid = withPasid ? a.pasid : RID_PASID;
     const key = `${dev.d.rid}:${pasid}`;
     if (expectedEntries.has(key)) mismatch(field, "attaches the same (device, PASID) twice");
-    expectedEntries.set(key, [
-      ...encodePasidEntry({
-        present: true,
-        type: "second-stage",
-        domainId: hw.h.domain_id,
-        secondStageTable: hw.top,
-      }),
-    ]);
+    const entry: VtdPasidEntry =
+      hw !== undefined
+        ? { present: true, type: "second-stage", domainId: hw.h.domain_id, secondStageTable: hw.top }
+        : {
+            present: true,
+            type: "nested",
+            domainId: nest!.n.domain_id,
+            secondStageTable: nest!.parent.top,
+            firstStageTable: Number(nest!.n.first_stage_gpa),
+          };
+    expectedEntries.set(key, [...encodePasidEntry(entry)]);
   });
   for (const dev of devices) {
     for (const [dirIndex, page] of dev.pasidTables) {
@@ -247,8 +294,21 @@ function adopt(ctx: IommufdContext, state: IommufdV2Value, r: RestoreContext, en
       w.h.large_pages === 1,
       w.h.dirty_tracking === 1,
     );
+    hwpt.nestParent = w.h.nest_parent === 1;
     ioas.hwpts.add(hwpt);
     ctx.hwpts.set(hwpt.id, hwpt);
+  }
+  for (const v of state.viommus) {
+    const parent = ctx.hwpts.get(v.parent_hwpt_id)!;
+    const viommu = new Viommu(ctx, v.viommu_id, parent);
+    parent.viommus.add(viommu);
+    ctx.viommus.set(viommu.id, viommu);
+  }
+  for (const n of state.nested) {
+    const viommu = ctx.viommus.get(n.viommu_id)!;
+    const nested = new NestedHwpt(ctx, n.hwpt_id, viommu, n.domain_id, Number(n.first_stage_gpa));
+    viommu.nested.add(nested);
+    ctx.nested.set(nested.id, nested);
   }
   for (const dev of devices) {
     const device = new IommufdDevice(ctx, dev.d.dev_id, dev.d.rid);
@@ -259,10 +319,15 @@ function adopt(ctx: IommufdContext, state: IommufdV2Value, r: RestoreContext, en
   }
   for (const a of state.attachments) {
     const device = ctx.devices.get(a.dev_id)!;
-    const hwpt = ctx.hwpts.get(a.hwpt_id)!;
+    const hwpt = ctx.hwpts.get(a.hwpt_id) ?? ctx.nested.get(a.hwpt_id)!;
     const pasid = (a.flags & ATTACH_WITH_PASID) !== 0 ? a.pasid : NO_PASID;
     const attachment: Attachment = { device, pasid, hwpt };
     device.attachments.set(pasid, attachment);
     hwpt.attachments.add(attachment);
+  }
+  for (const v of state.vdevices) {
+    const viommu = ctx.viommus.get(v.viommu_id)!;
+    const device = ctx.devices.get(v.dev_id)!;
+    viommu.vdevices.set(v.virtual_id, { id: v.vdevice_id, viommu, device, virtualId: v.virtual_id });
   }
 }
