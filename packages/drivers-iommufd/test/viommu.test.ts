@@ -1,8 +1,28 @@
-import { encodeFirstStageEntry, tableIndex } from "@liveupdate/core";
-import type { GuestmemFile } from "@liveupdate/guestmemfs";
+import {
+  defineKernelBuild,
+  encodeFirstStageEntry,
+  LuoHookFailedError,
+  SchemaDowngradeRefusedError,
+  tableIndex,
+} from "@liveupdate/core";
+import { fieldOffset, withNative } from "@liveupdate/core/testkit";
+import { type GuestmemFile, GuestmemfsDriver } from "@liveupdate/guestmemfs";
 import { describe, expect, it } from "vitest";
-import { type IommufdContext, IommufdDriver, IommufdInvalidArgumentError } from "../src/index.js";
+import {
+  type IommufdContext,
+  IommufdDriver,
+  IommufdHandoverMismatchError,
+  IommufdInvalidArgumentError,
+  IommufdNestedV2,
+  IommufdV2,
+} from "../src/index.js";
 import { boot, DmaProbe, MiB } from "./fixtures.js";
+
+const buildV1 = defineKernelBuild({
+  version: "6.17.0-iommufd-v1",
+  drivers: [GuestmemfsDriver, withNative(IommufdDriver, 1)],
+  cmdline: "guestmemfs=64M",
+});
 
 /** The guest's own first-stage tables, in its RAM (a guestmemfs file; GPA = file offset). */
 class GuestPageTables {
@@ -77,5 +97,67 @@ describe("vIOMMU: nested translation across a live update", () => {
     expect(probe.landed.get(0)).toBe(ram.locate(0x20_0000).phys);
     expect(probe.totalFaults()).toBe(0);
     probe.stop();
+  });
+});
+
+describe("vIOMMU: what the next kernel refuses", () => {
+  function nestedVm() {
+    const env = boot();
+    const { h, gm, fd } = env;
+    const ram = gm.create("guest-ram", { size: 8 * MiB });
+    const ctx = fd.open();
+    const ioas = fd.ioasAlloc(ctx);
+    const parent = fd.hwptAlloc(ioas, { nestParent: true });
+    fd.map(ioas, { iova: 0, file: ram, length: 8 * MiB });
+    const viommu = fd.viommuAlloc(parent);
+    const dev = fd.bind(ctx, "00:06.0");
+    fd.vdeviceAlloc(viommu, dev, 0x30);
+    const guest = new GuestPageTables(
+      () => ram,
+      (p, v) => h.machine.memory.writeU64(p, v),
+      0x40_0000,
+    );
+    guest.map(0x8000_0000, 0x10_0000);
+    fd.attach(dev, fd.nestedAlloc(viommu, guest.root), 3);
+    h.preserve(1, ram);
+    h.preserve(2, ctx);
+    return { ...env, dev };
+  }
+
+  it("refuses a nested HWPT whose first-stage pointer was moved, and blocks the device", () => {
+    const { h, dev } = nestedVm();
+    let error: unknown;
+    try {
+      h.update({
+        beforeBoot: (handover, machine) => {
+          const record = handover.file("default", 2)!.data;
+          const nested = Number(machine.memory.readU64(record + fieldOffset(IommufdV2, "nested")));
+          machine.memory.writeU64(nested + fieldOffset(IommufdNestedV2, "first_stage_gpa"), 0x50_0000n);
+        },
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as { cause?: unknown }).cause).toBeInstanceOf(IommufdHandoverMismatchError);
+    const t = h.machine.iommu.translate({
+      requesterId: dev.requesterId,
+      pasid: 3,
+      iova: 0x8000_0000,
+      write: true,
+    });
+    expect(t).toMatchObject({ ok: false, reason: "context-not-present" });
+  });
+
+  it("refuses (typed, before anything is touched) to hand a vIOMMU to a build that speaks only v1", () => {
+    const { h } = nestedVm();
+    let error: unknown;
+    try {
+      h.update({ to: buildV1 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(LuoHookFailedError);
+    expect((error as LuoHookFailedError).cause).toBeInstanceOf(SchemaDowngradeRefusedError);
+    expect(h.kernel.luo.phase).toBe("NORMAL");
   });
 });
