@@ -33,8 +33,16 @@ export function objectGraph(roots: readonly unknown[], boundary: ReadonlySet<obj
   const walk = (value: unknown, path: string, depth: number): void => {
     if (!isObject(value) || seen.has(value) || boundary.has(value) || Object.isFrozen(value)) return;
     if (typeof value === "function" || seen.size >= MAX_NODES || depth > MAX_DEPTH) return;
+    let kids: [string, unknown][];
+    try {
+      kids = children(value);
+    } catch {
+      // A kernel-bound driver instance of the old boot refuses every access by itself (it throws
+      // KernelGoneError): nothing to scramble, and a restore cannot reuse it unnoticed.
+      return;
+    }
     seen.set(value, path);
-    for (const [step, child] of children(value)) walk(child, `${path}${step}`, depth + 1);
+    for (const [step, child] of kids) walk(child, `${path}${step}`, depth + 1);
   };
   roots.forEach((root, i) => {
     walk(root, `#${i + 1}`, 0);

@@ -91,6 +91,17 @@ export function checkCorruption(env: Env, trials: CorruptionTrialResult[]): Chec
               why: "a page it preserved in place changed (the restore may take it or refuse it, never crash)",
               sealed: false,
             });
+            // Refusing that page fails the boot under the abort policy, and every other object with it.
+            if (env.meta.restorePolicy === "abort") {
+              for (const [other, fate] of expectations) {
+                if (other !== key && fate.kind === "intact") {
+                  expectations.set(other, {
+                    kind: "intact-or-reject",
+                    why: `the boot may fail (abort policy): a page token ${hit!.token} preserved in place changed`,
+                  });
+                }
+              }
+            }
           }
         },
       });
