@@ -74,15 +74,16 @@ export interface CarveOutRequest {
  *   `align`.
  */
 export function parseCarveOut(label: string, value: string, align = CARVE_OUT_ALIGN): CarveOutRequest {
+  const malformed = () => new CarveOutError(label, "value", "expected <size>[@<base>]", { value });
   const [sizeText, baseText, ...rest] = value.split("@");
+  if (rest.length > 0 || sizeText === undefined) throw malformed();
   let size: number;
   let base: number | undefined;
   try {
-    if (rest.length > 0 || sizeText === undefined) throw new Error("more than one @");
     size = parseSize(sizeText);
     base = baseText === undefined ? undefined : parseSize(baseText);
   } catch {
-    throw new CarveOutError(label, "value", "expected <size>[@<base>]", { value });
+    throw malformed();
   }
   if (size % align !== 0) throw new CarveOutError(label, "size", `must be a multiple of ${align}`, { size });
   if (base !== undefined && base % align !== 0)
