@@ -107,6 +107,30 @@ export class PhysicalMemory {
     return this.fillBytes[Math.floor(phys / SECTION_SIZE)] ?? 0;
   }
 
+  /**
+   * The byte every location of 2 MiB section `phys` (section-aligned) reads as, when the section has
+   * no backing and nothing pending — it was never written since power-on or since a kexec poisoned
+   * it — else `undefined` (read it). Lets a scan over a large sparse range (a checksum of a VM's
+   * RAM) handle untouched sections without materialising them.
+   *
+   * @throws {@link BadAccessError} when `phys` is not section-aligned; {@link NotMemoryError} when the
+   *   section is not wholly memory.
+   * @example
+   * ```ts
+   * memory.uniformSectionByte(0x4000_0000); // 0: never written
+   * memory.writeU8(0x4000_0010, 7);
+   * memory.uniformSectionByte(0x4000_0000); // undefined: it holds data
+   * ```
+   */
+  uniformSectionByte(phys: PhysAddr): number | undefined {
+    if (!Number.isSafeInteger(phys) || phys % SECTION_SIZE !== 0) {
+      throw new BadAccessError("section address (not 2 MiB aligned)", phys);
+    }
+    const s = this.checked(phys, SECTION_SIZE);
+    if (this.sections[s] !== undefined || this.pending[s] !== undefined) return undefined;
+    return this.fillBytes[s]!;
+  }
+
   // ---- scalar accesses -------------------------------------------------------------------------
 
   /** Reads one byte. */

@@ -109,6 +109,20 @@ describe("PhysicalMemory", () => {
     expect(machine.memory.backedBytes()).toBe(SECTION_SIZE);
   });
 
+  it("tells which sections read as one fill byte without backing them", () => {
+    const memory = new PhysicalMemory(MemoryMap.standardX86(8 * GiB));
+    expect(memory.uniformSectionByte(4 * GiB)).toBe(0);
+    memory.fill(4 * GiB, 4 * MiB, 0x6b); // whole sections: O(1) poison, still unbacked
+    expect(memory.uniformSectionByte(4 * GiB + 2 * MiB)).toBe(0x6b);
+    memory.fill(4 * GiB + 4096, 4096, 0); // a partial fill is pending: not uniform any more
+    expect(memory.uniformSectionByte(4 * GiB)).toBeUndefined();
+    memory.writeU8(6 * GiB + 5, 1);
+    expect(memory.uniformSectionByte(6 * GiB)).toBeUndefined();
+    expect(memory.backedBytes()).toBe(SECTION_SIZE);
+    expect(() => memory.uniformSectionByte(4 * GiB + 4096)).toThrow(BadAccessError);
+    expect(() => memory.uniformSectionByte(3.5 * GiB)).toThrow(NotMemoryError);
+  });
+
   it("refuses accesses outside memory and malformed addresses with typed errors", () => {
     const memory = new PhysicalMemory(MemoryMap.standardX86(8 * GiB));
     expect(() => memory.readU32(3.5 * GiB)).toThrow(NotMemoryError); // the MMIO hole
