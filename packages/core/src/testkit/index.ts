@@ -5,7 +5,8 @@
  * - {@link verifyDriverConformance} / {@link assertDriverConformance}: the conformance suite (round
  *   trips, migrator laws, version pairs, cancel, poisoning, virtual addresses, corrupted handovers);
  * - tools the suite is built from: {@link withCatalog} (driver variants with another catalog),
- *   {@link withNative} (a driver adapted to speak another version natively), {@link MemorySnapshot}, {@link readLuoHandover} and {@link planCorruption}.
+ *   {@link withNative} (a driver adapted to speak another version natively), {@link withRestorePolicy}
+ *   (the same driver with the other restore policy), {@link MemorySnapshot}, {@link readLuoHandover} and {@link planCorruption}.
  *
  * @categoryDescription Harness
  * One update cycle between two kernel builds, from a test.
@@ -64,4 +65,4 @@ export {
   type VersionPairResult,
 } from "./report.js";
 export { CONFORMANCE_SESSION } from "./scenario.js";
-export { type CatalogOverride, withCatalog, withNative } from "./variants.js";
+export { type CatalogOverride, withCatalog, withNative, withRestorePolicy } from "./variants.js";

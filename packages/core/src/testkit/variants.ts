@@ -3,7 +3,12 @@ import { LiveUpdateDriver } from "../driver/decorators/live-update-driver.decora
 import { DriverDeclarationError } from "../luo/handlers/errors.js";
 import { HOOK_METHOD_NAMES } from "../luo/handlers/hook-names.js";
 import { defineHookMethod, getDriverMetadata, getHookMethods } from "../luo/handlers/metadata.js";
-import type { DriverClass, DriverMetadata, LiveUpdateDriverOptions } from "../luo/handlers/types.js";
+import type {
+  DriverClass,
+  DriverMetadata,
+  LiveUpdateDriverOptions,
+  RestorePolicy,
+} from "../luo/handlers/types.js";
 
 /** The catalog a {@link withCatalog} variant declares instead of its base class's. */
 export interface CatalogOverride {
@@ -157,6 +162,28 @@ export function withNative<C extends DriverClass>(Driver: C, native: number): C 
         defineHookMethod(Variant, "restore", ADAPTER_RESTORE);
       },
     ),
+  ) as C;
+}
+
+/**
+ * A subclass of a `@LiveUpdateDriver` class with another restore policy and otherwise the same
+ * driver (schema, catalog, hooks, guards, FLBs, dependencies). A driver declares one policy; tests
+ * and products that want the other one for the same code — "abort the boot" versus "reset the
+ * object and report it" — build with this variant. Variants are cached per policy.
+ *
+ * @param Driver - the driver class.
+ * @param restorePolicy - `"abort"` or `"reset"`.
+ * @throws `DriverDeclarationError` when `Driver` is not a driver class or the policy is unknown.
+ * @example
+ * ```ts
+ * const lenient = defineKernelBuild({ version: "b", drivers: [withRestorePolicy(CounterRingDriver, "reset")] });
+ * ```
+ */
+export function withRestorePolicy<C extends DriverClass>(Driver: C, restorePolicy: RestorePolicy): C {
+  const meta = metadataOf(Driver, "withRestorePolicy");
+  if (restorePolicy === meta.restorePolicy) return Driver;
+  return cached(Driver, `policy:${restorePolicy}`, () =>
+    subclass(Driver, `${Driver.name}[${restorePolicy}]`, { ...optionsOf(meta), restorePolicy }),
   ) as C;
 }
 

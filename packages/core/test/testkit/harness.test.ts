@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { describe, expect, it } from "vitest";
 import { Prng } from "../../src/common/prng.js";
+import { LiveUpdateDriver } from "../../src/driver/decorators/live-update-driver.decorator.js";
 import { PAGE_SIZE } from "../../src/hw/units.js";
 import { defineKernelBuild } from "../../src/kernel/build.js";
 import { KernelGoneError } from "../../src/kernel/errors.js";
@@ -20,8 +21,16 @@ import {
   readLuoHandover,
   withCatalog,
   withNative,
+  withRestorePolicy,
 } from "../../src/testkit/index.js";
-import { type Blob, BlobDriver, pattern, TwoVersionBlobDriver } from "./drivers.js";
+import {
+  type Blob,
+  BlobDriver,
+  BlobSchema,
+  pattern,
+  ResetBlobDriver,
+  TwoVersionBlobDriver,
+} from "./drivers.js";
 
 const build = defineKernelBuild({ version: "blob-a", drivers: [BlobDriver] });
 const build2 = defineKernelBuild({ version: "blob-b", drivers: [BlobDriver] });
@@ -244,6 +253,14 @@ describe("MemorySnapshot", () => {
   });
 });
 
+/** Its restore always fails (a stand-in for a handover the driver refuses). */
+@LiveUpdateDriver({ schema: BlobSchema })
+class BrokenRestoreBlobDriver extends BlobDriver {
+  override onRestore(): Blob {
+    throw new Error("refused by the test");
+  }
+}
+
 describe("driver variants", () => {
   it("withCatalog: same driver, another catalog, cached", () => {
     const v = withCatalog(TwoVersionBlobDriver, { reads: [2] });
@@ -275,5 +292,32 @@ describe("driver variants", () => {
     const up = LiveUpdateHarness.boot({ from: old, to: current });
     up.preserve(1, up.driver(V1).create(4));
     expect(up.update().restored<Blob>(1).value).toBe(4);
+  });
+
+  it("withRestorePolicy: same driver, the other policy — a failed restore resets the object instead of aborting", () => {
+    const Lenient = withRestorePolicy(BlobDriver, "reset");
+    expect(withRestorePolicy(BlobDriver, "reset")).toBe(Lenient);
+    expect(withRestorePolicy(BlobDriver, "abort")).toBe(BlobDriver);
+    expect(getDriverMetadata(Lenient)).toMatchObject({ name: "blob", restorePolicy: "reset" });
+    expect(getDriverMetadata(withRestorePolicy(ResetBlobDriver, "abort"))).toMatchObject({
+      restorePolicy: "abort",
+    });
+    class Plain {}
+    expect(() => withRestorePolicy(Plain, "reset")).toThrow(DriverDeclarationError);
+    // The same failing restore under each policy.
+    const run = (Driver: typeof BlobDriver) => {
+      const h = LiveUpdateHarness.boot({
+        from: defineKernelBuild({ version: "p-a", drivers: [Driver] }),
+        to: defineKernelBuild({ version: "p-b", drivers: [Driver] }),
+      });
+      h.preserve(1, h.driver(Driver).create(2));
+      return h.update({ needs: {} });
+    };
+    const strict = run(BrokenRestoreBlobDriver);
+    expect(() => strict.restored(1)).toThrow(LuoRestoreAbortedError);
+    const lenient = run(withRestorePolicy(BrokenRestoreBlobDriver, "reset"));
+    expect(() => lenient.restored(1)).toThrow(expect.objectContaining({ code: "LUO_OBJECT_RESET" }));
+    expect(lenient.session().status(1)).toBe("reset");
+    expect(lenient.kernel.luo.resets).toMatchObject([{ driver: "blob", token: 1n }]);
   });
 });
