@@ -117,6 +117,8 @@ export function createBootContainer(
       return built.proxy;
     };
     container.register(unit.cls as InjectionToken<object>, { useFactory: factory });
+    for (const ancestor of unit.standsFor)
+      container.register(ancestor as InjectionToken<object>, { useFactory: factory });
     for (const token of unit.meta.provides)
       container.register(token as InjectionToken<object>, { useFactory: factory });
   }

@@ -269,6 +269,25 @@ export class LuoNegotiationRefusedError extends LuoError {
 }
 
 /**
+ * A fault injected through `LuoOptions.injectFault` (a drill): the hook did not run. Prepare,
+ * serialize and freeze faults cancel the update as any hook failure does; restore faults follow
+ * the driver's restore policy.
+ */
+export class LuoInjectedFaultError extends LuoError {
+  /** @inheritDoc */
+  readonly code = "LUO_INJECTED_FAULT";
+  /** @inheritDoc */
+  readonly errno = "EIO";
+  /**
+   * @param hook - the hook that was made to fail.
+   * @param driver - its driver or FLB.
+   */
+  constructor(hook: string, driver: string) {
+    super(`injected fault: ${hook} of ${driver}`, { hook, driver });
+  }
+}
+
+/**
  * A prepare, serialize or freeze hook (or the encoding of its state) failed; the update was
  * cancelled and the old kernel is back in NORMAL. `cause` is the original error.
  */

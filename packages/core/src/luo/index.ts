@@ -22,6 +22,7 @@ export {
   LuoFolioNotOwnedError,
   LuoHandoverCorruptError,
   LuoHookFailedError,
+  LuoInjectedFaultError,
   LuoInternalError,
   LuoInvalidArgumentError,
   LuoNegotiationRefusedError,

@@ -12,6 +12,7 @@ import { type DriverNegotiationOk, type NegotiationResult, negotiate } from "../
 import { type BootServices, createBootContainer, type UnitInstance } from "./container.js";
 import {
   LuoHookFailedError,
+  LuoInjectedFaultError,
   LuoInternalError,
   LuoInvalidArgumentError,
   LuoNegotiationRefusedError,
@@ -55,6 +56,13 @@ export interface LuoOptions {
    * declare `allowLossy` themselves.
    */
   readonly allowLossy?: boolean | readonly string[];
+  /**
+   * Fault injection for drills, as the kernel's fault-injection framework offers: the first `times`
+   * (default 1) invocations of hook `hook` (`prepare`, `serialize`, `freeze`, `restore`, …) of
+   * driver `driver` (any driver when omitted) throw {@link LuoInjectedFaultError} instead of
+   * running. Counted per boot.
+   */
+  readonly injectFault?: { readonly hook: string; readonly driver?: string; readonly times?: number };
 }
 
 /** What the orchestrator of one boot is built from. */
@@ -169,6 +177,8 @@ export class Luo {
   readonly options: LuoOptions;
 
   private phaseValue: LuoPhase = "NORMAL";
+  /** Injected faults still to fire this boot. */
+  private faultsLeft: number;
   private readonly runtimes = new Map<HandlerUnit, UnitRuntime>();
   private negotiation: NegotiationResult | undefined;
   /** The kexec-loaded build prepare negotiated with (compared by identity). */
@@ -199,6 +209,7 @@ export class Luo {
     this.kho = init.kho;
     this.build = init.kernel.build;
     this.options = Object.freeze({ ...(init.options ?? {}) });
+    this.faultsLeft = this.options.injectFault === undefined ? 0 : (this.options.injectFault.times ?? 1);
     this.registry = DriverRegistry.of(this.build);
     this.timeline = Timeline.of(this.machine);
     const services: BootServices = {
@@ -779,6 +790,14 @@ export class Luo {
   }
 
   /** The {@link RunHook} of this orchestrator. */
+  /** Throws the injected fault when `hook` of `driver` matches `options.injectFault`. */
+  private injectFault(hook: string, driver: string): void {
+    const fault = this.options.injectFault!;
+    if (fault.hook !== hook || (fault.driver !== undefined && fault.driver !== driver)) return;
+    this.faultsLeft--;
+    throw new LuoInjectedFaultError(hook, driver);
+  }
+
   private readonly runHook: RunHook = (rt, hook, where, fn, a, b) => {
     const clock = this.timeline.clock;
     const start = clock.now();
@@ -787,6 +806,7 @@ export class Luo {
     let ok = false;
     let failure: unknown;
     try {
+      if (this.faultsLeft > 0) this.injectFault(hook, where.driver ?? rt.unit.name);
       const result = fn(a as Parameters<typeof fn>[0], b as Parameters<typeof fn>[1]);
       ok = true;
       return result;

@@ -44,6 +44,13 @@ export interface HandlerUnit {
   readonly dependencies: readonly HandlerUnit[];
   /** FLBs every object of this driver needs (empty for FLBs). */
   readonly flbs: readonly HandlerUnit[];
+  /**
+   * Driver classes this unit stands in for: the decorated ancestors of its class that declare the
+   * same driver name and are not in the build themselves — the base class of a testkit variant
+   * (`withNative`, `withCatalog`, `withRestorePolicy`) or of any subclass that keeps the name.
+   * Consumers that inject the base class, and `Luo.driver(Base)`, get this unit.
+   */
+  readonly standsFor: readonly (DriverClass | FlbClass)[];
 }
 
 const INJECTION_TOKENS = "injectionTokens";
@@ -125,11 +132,29 @@ export class DriverRegistry {
       names.set(meta.name, meta);
       this.checkHooks(meta);
     }
+    // A subclass that keeps its decorated ancestor's name stands in for the ancestor.
+    const standIns = new Map<unknown, unknown>();
+    const standsFor = new Map<unknown, unknown[]>();
+    for (const [cls, meta] of declared) {
+      const ancestors: unknown[] = [];
+      for (
+        let up = Object.getPrototypeOf(cls) as unknown;
+        typeof up === "function";
+        up = Object.getPrototypeOf(up)
+      ) {
+        if (getHandlerMetadata(up)?.name === meta.name && !declared.has(up) && !standIns.has(up)) {
+          standIns.set(up, cls);
+          ancestors.push(up);
+        }
+      }
+      standsFor.set(cls, ancestors);
+    }
     // Dependencies.
     const providers = new Map<unknown, unknown>();
     for (const [cls, meta] of declared) for (const token of meta.provides) providers.set(token, cls);
     const edges = new Map<unknown, unknown[]>();
-    for (const [cls, meta] of declared) edges.set(cls, this.dependenciesOf(cls, meta, declared, providers));
+    for (const [cls, meta] of declared)
+      edges.set(cls, this.dependenciesOf(cls, meta, declared, providers, standIns));
     // Topological order with cycle detection (build order breaks ties).
     const order: unknown[] = [];
     const state = new Map<unknown, "visiting" | "done">();
@@ -162,9 +187,11 @@ export class DriverRegistry {
         flbs: Object.freeze(
           meta.kind === "driver" ? (meta as DriverMetadata).flbs().map((f) => this.byClass.get(f)!) : [],
         ),
+        standsFor: Object.freeze(standsFor.get(cls)! as (DriverClass | FlbClass)[]),
       });
       units.push(unit);
       this.byClass.set(cls, unit);
+      for (const ancestor of unit.standsFor) this.byClass.set(ancestor, unit);
       this.byName.set(unit.name, unit);
     }
     this.units = Object.freeze(units);
@@ -265,14 +292,16 @@ export class DriverRegistry {
     meta: HandlerMetadata,
     declared: ReadonlyMap<unknown, HandlerMetadata>,
     providers: ReadonlyMap<unknown, unknown>,
+    standIns: ReadonlyMap<unknown, unknown>,
   ): unknown[] {
     const deps: unknown[] = [];
     const push = (dep: unknown): void => {
       if (dep !== cls && !deps.includes(dep)) deps.push(dep);
     };
     const requireInBuild = (dep: unknown, what: string): void => {
-      if (!declared.has(dep)) throw new DriverMissingDependencyError(meta.name, what, this.build.version);
-      push(dep);
+      const inBuild = declared.has(dep) ? dep : standIns.get(dep);
+      if (inBuild === undefined) throw new DriverMissingDependencyError(meta.name, what, this.build.version);
+      push(inBuild);
     };
     const ctor = cls as DriverClass;
     const paramtypes = Reflect.getMetadata("design:paramtypes", ctor) as unknown[] | undefined;

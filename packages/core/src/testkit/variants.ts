@@ -87,8 +87,8 @@ function optionsOf(meta: DriverMetadata): LiveUpdateDriverOptions {
  * writing a class per combination. Variants are cached: equal overrides give the same class.
  *
  * The native version cannot change (the driver's code produces and consumes native values).
- * Another driver that injects the base class by type does not see the variant: such consumers
- * should depend on an injection token (`provides`) instead.
+ * In a build that ships the variant instead of the base class, the variant stands in for it:
+ * drivers that inject the base class by type receive the variant, and `Luo.driver(Base)` returns it.
  *
  * @param Driver - the driver class.
  * @param override - writable and readable versions.
