@@ -19,6 +19,13 @@ export {
   type WorkloadMark,
 } from "./guest/dma-workload.js";
 export { GuestFirstStageTables } from "./guest/page-tables.js";
+export {
+  type HostUpdateCancelled,
+  type HostUpdated,
+  type HostUpdateOptions,
+  updateHost,
+} from "./host-update.js";
+export { type MemoryCheckResult, VmMemoryCheck } from "./memory-check.js";
 export { blockHash, DIGEST_BLOCK, RamDigest } from "./ram-digest.js";
 export { GUEST_LAYOUT, MIN_VM_MEMORY, type VmSpec } from "./spec.js";
 export { Vm, type VmDevice } from "./vm.js";

@@ -1,4 +1,4 @@
-import { isAligned, type LiveUpdateKernel, MiB, Prng } from "@liveupdate/core";
+import { type IncomingSession, isAligned, type LiveUpdateKernel, MiB, Prng } from "@liveupdate/core";
 import { type IommufdContext, IommufdDriver } from "@liveupdate/drivers-iommufd";
 import { type VfioDevice, VfioPciDriver } from "@liveupdate/drivers-vfio";
 import { type GuestmemFile, GuestmemfsDriver, type GuestmemMapping } from "@liveupdate/guestmemfs";
@@ -35,6 +35,8 @@ export function guestDataPage(memoryBytes: number, i: number): number {
 export class Vmm {
   /** The VMs, by name. */
   readonly vms = new Map<string, Vm>();
+  /** Sessions retrieved at resume, until finished. */
+  private readonly incoming = new Map<string, IncomingSession>();
 
   /** @param lk - the kernel the VMM runs on. */
   constructor(readonly lk: LiveUpdateKernel) {}
@@ -112,6 +114,23 @@ export class Vmm {
     for (const vm of this.vms.values()) vm.runVcpus();
   }
 
+  /**
+   * Quiesces every device for a measurement: the guests withdraw what they posted but the devices
+   * did not start, and the machine runs (in slices of `sliceNs`) until each device finished the
+   * descriptor in flight, for at most `budgetNs` of machine time.
+   *
+   * @returns whether every device is idle.
+   */
+  quiesce(budgetNs = 50_000_000, sliceNs = 100_000): boolean {
+    const workloads = [...this.vms.values()].flatMap((vm) => vm.devices.map((d) => d.workload));
+    for (const w of workloads) w.withdraw();
+    for (let spent = 0; spent < budgetNs; spent += sliceNs) {
+      if (workloads.every((w) => w.idle || w.halted)) return workloads.every((w) => w.idle && !w.halted);
+      this.lk.machine.run(sliceNs);
+    }
+    return false;
+  }
+
   /** Pauses every VM's vCPUs (the blackout starts). */
   pauseAll(): void {
     for (const vm of this.vms.values()) if (vm.running) vm.pause();
@@ -139,6 +158,7 @@ export class Vmm {
         const devices = vm.devices.map((_, i) => session.retrieve(VM_TOKENS.firstDevice + i) as VfioDevice);
         const ram: GuestmemMapping = gm.mmap(file);
         vm.reattach({ file, ram, ctx, vfio, devices });
+        vmm.incoming.set(vm.name, session);
       } catch (error) {
         throw new VmmResumeError(
           `VM ${vm.name} cannot resume: ${error instanceof Error ? error.message : String(error)}`,
@@ -151,6 +171,20 @@ export class Vmm {
     lk.luo.markResumed();
     for (const vm of vmm.vms.values()) if (!vm.running) vm.resume();
     return vmm;
+  }
+
+  /**
+   * Finishes the update for the VMs (upstream `LIVEUPDATE_SESSION_FINISH` on each session): the
+   * drivers drop what they kept for the restore, and the VMs can be preserved again for the next
+   * update.
+   *
+   * @throws `LuoSessionBusyError` when an object refuses to finish yet.
+   */
+  finishUpdate(): void {
+    for (const vm of this.vms.values()) {
+      if (this.lk.luo.incomingSessions().includes(vm.name)) this.incoming.get(vm.name)?.finish();
+    }
+    this.incoming.clear();
   }
 
   private check(spec: VmSpec): void {
