@@ -28,3 +28,17 @@ export class InspectInputError extends LiveUpdateError {
     super(`${file}: ${reason}`, { file, ...context }, { cause });
   }
 }
+
+/** An option of `liveupdate demo` is invalid: an unknown build, a size that does not fit, a bad hook. */
+export class DemoOptionsError extends LiveUpdateError {
+  /** @inheritDoc */
+  readonly code = "CLI_DEMO_OPTIONS";
+  /**
+   * @param option - the option (`--vm-memory`, `--from`, …).
+   * @param reason - what is wrong.
+   * @param context - the values concerned.
+   */
+  constructor(option: string, reason: string, context: Record<string, unknown> = {}) {
+    super(`${option}: ${reason}`, { option, ...context });
+  }
+}

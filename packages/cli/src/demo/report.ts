@@ -98,7 +98,11 @@ export interface DemoSpan {
 /** The timeline of one update. */
 export interface DemoTimeline {
   /** Phases, ns from the update's start. */
-  readonly phases: ReadonlyArray<{ readonly name: DemoPhaseName; readonly startNs: number; readonly endNs: number }>;
+  readonly phases: ReadonlyArray<{
+    readonly name: DemoPhaseName;
+    readonly startNs: number;
+    readonly endNs: number;
+  }>;
   /** Every hook invocation. */
   readonly spans: readonly DemoSpan[];
 }
