@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { SHIPPED_BUILDS } from "./builds/registry.js";
 import type { ShippedBuilds } from "./builds/shipped.js";
+import { registerDemo } from "./commands/demo.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerKhoSelftest } from "./commands/kho-selftest.js";
 import { registerMatrix } from "./commands/matrix.js";
@@ -31,6 +32,7 @@ export function buildProgram(io: CommandIo = processIo, options: ProgramOptions 
   const program = new Command("liveupdate")
     .description("Run live update scenarios (KHO/LUO) on an emulated machine")
     .showHelpAfterError();
+  registerDemo(program, io);
   registerKhoSelftest(program, io);
   registerInspect(program, io, builds);
   registerMatrix(program, io, builds);
