@@ -1,4 +1,4 @@
-import { DmaEngine, dmaEngineAbi as abi, LuoOperationRefusedError, pciRegs } from "@liveupdate/core";
+import { dmaEngineAbi as abi, DmaEngine, LuoOperationRefusedError, pciRegs } from "@liveupdate/core";
 import { describe, expect, it } from "vitest";
 import {
   PCI_MMIO_WINDOW,

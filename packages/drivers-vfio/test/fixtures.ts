@@ -1,8 +1,8 @@
 /** Shared test fixtures: kernel builds with guestmemfs, iommufd and vfio-pci, a VM with one DMA engine. */
-import { DmaEngine, defineKernelBuild, dmaEngineAbi as abi, type KernelBuild } from "@liveupdate/core";
+import { dmaEngineAbi as abi, DmaEngine, defineKernelBuild, type KernelBuild } from "@liveupdate/core";
 import { LiveUpdateHarness } from "@liveupdate/core/testkit";
+import { type Hwpt, type IommufdContext, IommufdDriver } from "@liveupdate/drivers-iommufd";
 import { type GuestmemFile, GuestmemfsDriver, type GuestmemMapping } from "@liveupdate/guestmemfs";
-import { type Hwpt, IommufdDriver, type IommufdContext } from "@liveupdate/drivers-iommufd";
 import { type VfioDevice, type VfioEventHandle, VfioPciDriver } from "../src/index.js";
 
 export const MiB = 1024 * 1024;

@@ -1,7 +1,7 @@
 import { defineKernelBuild, LuoRestoreAbortedError, pciRegs } from "@liveupdate/core";
 import { withRestorePolicy } from "@liveupdate/core/testkit";
-import { GuestmemfsDriver } from "@liveupdate/guestmemfs";
 import { IommufdDriver } from "@liveupdate/drivers-iommufd";
+import { GuestmemfsDriver } from "@liveupdate/guestmemfs";
 import { describe, expect, it } from "vitest";
 import { VfioDeviceMismatchError, VfioPciDriver } from "../src/index.js";
 import { bootVm } from "./fixtures.js";
@@ -56,7 +56,10 @@ describe("a device whose live state no longer matches its snapshot", () => {
       expect(failure).toBeInstanceOf(LuoRestoreAbortedError);
       const cause = (failure as Error).cause;
       expect(cause).toBeInstanceOf(VfioDeviceMismatchError);
-      expect((cause as VfioDeviceMismatchError).context).toMatchObject({ field: drift.field, bdf: "0000:00:04.0" });
+      expect((cause as VfioDeviceMismatchError).context).toMatchObject({
+        field: drift.field,
+        bdf: "0000:00:04.0",
+      });
       expect(engine.counters.resets).toBeGreaterThan(resets); // reset: it cannot be trusted
       expect(engine.busMasterEnabled).toBe(false); // and it does no more DMA
     });

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertSchemaLock, formatSchemaLock, SCHEMA_LOCK_FILE, updateSchemaLock } from "@liveupdate/core";
 import { describe, it } from "vitest";
-import { VfioPciSchema, PciSerSchema } from "../src/index.js";
+import { PciSerSchema, VfioPciSchema } from "../src/index.js";
 
 /**
  * Forgot-to-bump check: every released vfio-pci layout is pinned in schema-lock.json. After adding

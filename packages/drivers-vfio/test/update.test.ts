@@ -1,6 +1,6 @@
 import { DmaEngine, pciRegs } from "@liveupdate/core";
-import type { GuestmemFile } from "@liveupdate/guestmemfs";
 import type { IommufdContext } from "@liveupdate/drivers-iommufd";
+import type { GuestmemFile } from "@liveupdate/guestmemfs";
 import { describe, expect, it } from "vitest";
 import { PciCore, type VfioDevice, VfioPciDriver } from "../src/index.js";
 import { bootVm } from "./fixtures.js";

@@ -1,7 +1,7 @@
 import { defineKernelBuild, LuoHookFailedError, SchemaDowngradeRefusedError } from "@liveupdate/core";
 import { withNative } from "@liveupdate/core/testkit";
-import { GuestmemfsDriver } from "@liveupdate/guestmemfs";
 import { IommufdDriver } from "@liveupdate/drivers-iommufd";
+import { GuestmemfsDriver } from "@liveupdate/guestmemfs";
 import { describe, expect, it } from "vitest";
 import { VFIO_PCI_COMPATIBLE, type VfioDevice, VfioPciDriver, VfioPciSchema } from "../src/index.js";
 import { bootVm, buildA } from "./fixtures.js";
@@ -13,8 +13,9 @@ const buildV1 = defineKernelBuild({
   cmdline: "guestmemfs=64M",
 });
 
-const vfioVersion = (r: { prepare: { negotiation: { drivers: readonly { driver: string; version: number }[] } } }) =>
-  r.prepare.negotiation.drivers.find((d) => d.driver === "vfio-pci")?.version;
+const vfioVersion = (r: {
+  prepare: { negotiation: { drivers: readonly { driver: string; version: number }[] } };
+}) => r.prepare.negotiation.drivers.find((d) => d.driver === "vfio-pci")?.version;
 
 describe("vfio-pci versions", () => {
   it("names its first version as upstream does", () => {
