@@ -10,7 +10,36 @@ export { SELFTEST_BUILDS } from "./builds/core-builds.js";
 export { COUNTER_RING_BUILDS } from "./builds/counter-ring-builds.js";
 export { SHIPPED_BUILDS, shippedKernelBuilds } from "./builds/registry.js";
 export { allPairs, type BuildPair, defineShippedBuilds, type ShippedBuilds } from "./builds/shipped.js";
-export { InspectInputError, ShippedBuildsInvalidError } from "./errors.js";
+export { VMM_BUILD_A, VMM_BUILD_B, VMM_BUILDS } from "./builds/vmm-builds.js";
+export { type CheckInputs, evaluateChecks } from "./demo/checks.js";
+export { formatDemoReport } from "./demo/format.js";
+export { GANTT_MARKS, ganttRows } from "./demo/gantt.js";
+export { type DemoDeviceJson, type DemoMappingJson, demoHardwareJson } from "./demo/hardware.js";
+export {
+  type DemoOptions,
+  FAIL_AT_HOOKS,
+  HOST_RESERVE,
+  MAX_DEMO_VMS,
+  type ResolvedDemoOptions,
+  resolveDemoOptions,
+} from "./demo/options.js";
+export type {
+  DemoCheck,
+  DemoDmaReport,
+  DemoDriverReport,
+  DemoFailure,
+  DemoInterruptReport,
+  DemoNegotiated,
+  DemoPhaseName,
+  DemoReport,
+  DemoSpan,
+  DemoTimeline,
+  DemoUpdateReport,
+  DemoVmReport,
+} from "./demo/report.js";
+export { type DemoRun, runDemo } from "./demo/scenario.js";
+export { negotiatedOf, updateReportOf } from "./demo/timeline.js";
+export { DemoOptionsError, InspectInputError, ShippedBuildsInvalidError } from "./errors.js";
 export { COUNTER_RING_DECODER } from "./inspect/decoders/counter-ring.js";
 export { KHO_TEST_DECODER } from "./inspect/decoders/kho-test.js";
 export { LUO_DECODER } from "./inspect/decoders/luo.js";
