@@ -28,9 +28,21 @@ describe("liveupdate demo, end to end", () => {
     expect(report.vms.map((vm) => vm.viommu)).toEqual([false, false, true]);
     expect(report.vms[0]!.checksumAfter).not.toBe(report.vms[0]!.checksumBefore); // the devices wrote
     // The JSON report carries the fields the issue names.
-    for (const key of ["blackoutNs", "brownoutNs", "handoverBytes", "negotiated", "vms", "dma", "interrupts", "resets", "drivers"])
+    for (const key of [
+      "blackoutNs",
+      "brownoutNs",
+      "handoverBytes",
+      "negotiated",
+      "vms",
+      "dma",
+      "interrupts",
+      "resets",
+      "drivers",
+    ])
       expect(report).toHaveProperty(key);
-    expect(report.drivers.map((d) => d.name)).toEqual(expect.arrayContaining(["guestmemfs", "iommufd", "vfio-pci", "pci"]));
+    expect(report.drivers.map((d) => d.name)).toEqual(
+      expect.arrayContaining(["guestmemfs", "iommufd", "vfio-pci", "pci"]),
+    );
     expect(report.drivers.find((d) => d.name === "vfio-pci")).toMatchObject({ objects: 3 });
     expect(report.blackoutNs).toBeGreaterThan(0);
     const spans = report.updates[0]!.timeline.spans;
@@ -61,7 +73,10 @@ describe("liveupdate demo, end to end", () => {
     it(`--fail-at ${failAt}: the update is cancelled, the old kernel intact, the VMs' memory and DMA untouched, FAIL`, () => {
       const { report } = runDemo({ ...small, failAt });
       expect(report.result).toBe("FAIL");
-      expect(report.failure).toMatchObject({ stage: failAt === "prepare" || failAt === "serialize" ? "prepare" : "freeze", oldKernelIntact: true });
+      expect(report.failure).toMatchObject({
+        stage: failAt === "prepare" || failAt === "serialize" ? "prepare" : "freeze",
+        oldKernelIntact: true,
+      });
       expect(report.failure!.code).toBe("LUO_HOOK_FAILED");
       expect(report.failure!.message).toContain("injected fault");
       expect(report.updates).toEqual([]);
@@ -72,8 +87,17 @@ describe("liveupdate demo, end to end", () => {
   }
 
   it("refuses bad options with a typed error naming the option", () => {
-    expect(() => runDemo({ ...small, from: "6.0.0-nope" })).toThrow(expect.objectContaining({ code: "CLI_DEMO_OPTIONS", context: expect.objectContaining({ option: "--from" }) }));
-    expect(() => runDemo({ memory: "4G", vmMemory: "2G" })).toThrow(expect.objectContaining({ context: expect.objectContaining({ option: "--memory" }) }));
-    expect(() => runDemo({ ...small, failAt: "restore" })).toThrow(expect.objectContaining({ context: expect.objectContaining({ option: "--fail-at" }) }));
+    expect(() => runDemo({ ...small, from: "6.0.0-nope" })).toThrow(
+      expect.objectContaining({
+        code: "CLI_DEMO_OPTIONS",
+        context: expect.objectContaining({ option: "--from" }),
+      }),
+    );
+    expect(() => runDemo({ memory: "4G", vmMemory: "2G" })).toThrow(
+      expect.objectContaining({ context: expect.objectContaining({ option: "--memory" }) }),
+    );
+    expect(() => runDemo({ ...small, failAt: "restore" })).toThrow(
+      expect.objectContaining({ context: expect.objectContaining({ option: "--fail-at" }) }),
+    );
   });
 });

@@ -74,12 +74,12 @@ export interface HostUpdateCancelled {
  * handover), hand the VMs to a new VMM ({@link Vmm.resume}), which marks the end of the
  * blackout, and finish the update ({@link Vmm.finishUpdate}). A failure before the reboot (negotiation refused, a hook failed) or a requested cancel
  * leaves the old kernel in NORMAL with its VMs running: the outcome is `cancelled`, never thrown.
- * Failures after the reboot — the new kernel refusing the handover — throw: there is no old kernel
- * to go back to.
+ * After the reboot there is no old kernel to go back to: a VM the new kernel cannot restore is in
+ * the new VMM's `failed` map; a handover the new kernel refuses at boot throws.
  *
  * @param vmm - the VMM whose VMs are preserved already ({@link Vmm.preserveAll}).
  * @param options - target, brownout length, cancel, hooks.
- * @throws what `bootLiveUpdateKernel` and {@link Vmm.resume} throw, after the reboot.
+ * @throws what `bootLiveUpdateKernel` throws, after the reboot.
  */
 export function updateHost(vmm: Vmm, options: HostUpdateOptions): HostUpdated | HostUpdateCancelled {
   const lk = vmm.lk;

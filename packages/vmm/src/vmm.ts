@@ -35,6 +35,8 @@ export function guestDataPage(memoryBytes: number, i: number): number {
 export class Vmm {
   /** The VMs, by name. */
   readonly vms = new Map<string, Vm>();
+  /** VMs that could not resume after the update, with why. */
+  readonly failed = new Map<string, VmmResumeError>();
   /** Sessions retrieved at resume, until finished. */
   private readonly incoming = new Map<string, IncomingSession>();
 
@@ -96,9 +98,14 @@ export class Vmm {
     return vm;
   }
 
-  /** Preserves every VM's objects in a session named after it: RAM, iommufd context, devices. */
+  /**
+   * Preserves every VM's objects in a session named after it: RAM, iommufd context, devices. A VM
+   * whose session exists already (an update was cancelled: its objects stay preserved) is left as
+   * it is.
+   */
   preserveAll(): void {
     for (const vm of this.vms.values()) {
+      if (this.lk.luo.session(vm.name) !== undefined) continue;
       const session = this.lk.luo.createSession(vm.name);
       session.preserve(VM_TOKENS.ram, vm.file);
       session.preserve(VM_TOKENS.iommufd, vm.ctx);
@@ -143,8 +150,11 @@ export class Vmm {
    * blackout) and resumes their vCPUs.
    *
    * @param lk - the new kernel.
+   * A VM whose session or objects cannot be retrieved (missing, reset by a restore policy, refused
+   * by its driver's checks) does not resume: it is left out of `vms` and its {@link VmmResumeError}
+   * is in {@link Vmm.failed}; the others resume.
+   *
    * @param vms - the VMs of the previous VMM (their guests kept running; only the VMM restarted).
-   * @throws {@link VmmResumeError} naming the VM when its session or an object cannot be retrieved.
    */
   static resume(lk: LiveUpdateKernel, vms: Iterable<Vm>): Vmm {
     const vmm = new Vmm(lk);
@@ -153,20 +163,23 @@ export class Vmm {
     for (const vm of vms) {
       try {
         const session = lk.luo.retrieveSession(vm.name);
+        vmm.incoming.set(vm.name, session);
         const file = session.retrieve(VM_TOKENS.ram) as GuestmemFile;
         const ctx = session.retrieve(VM_TOKENS.iommufd) as IommufdContext;
         const devices = vm.devices.map((_, i) => session.retrieve(VM_TOKENS.firstDevice + i) as VfioDevice);
         const ram: GuestmemMapping = gm.mmap(file);
         vm.reattach({ file, ram, ctx, vfio, devices });
-        vmm.incoming.set(vm.name, session);
+        vmm.vms.set(vm.name, vm);
       } catch (error) {
-        throw new VmmResumeError(
-          `VM ${vm.name} cannot resume: ${error instanceof Error ? error.message : String(error)}`,
-          { vm: vm.name },
-          { cause: error },
+        vmm.failed.set(
+          vm.name,
+          new VmmResumeError(
+            `VM ${vm.name} cannot resume: ${error instanceof Error ? error.message : String(error)}`,
+            { vm: vm.name },
+            { cause: error },
+          ),
         );
       }
-      vmm.vms.set(vm.name, vm);
     }
     lk.luo.markResumed();
     for (const vm of vmm.vms.values()) if (!vm.running) vm.resume();
@@ -181,9 +194,7 @@ export class Vmm {
    * @throws `LuoSessionBusyError` when an object refuses to finish yet.
    */
   finishUpdate(): void {
-    for (const vm of this.vms.values()) {
-      if (this.lk.luo.incomingSessions().includes(vm.name)) this.incoming.get(vm.name)?.finish();
-    }
+    for (const name of this.vms.keys()) this.incoming.get(name)?.finish();
     this.incoming.clear();
   }
 

@@ -142,6 +142,10 @@ describe("the VMM model", () => {
     const { vmm } = host(1);
     vmm.createVm({ name: "vm0", memoryBytes: 64 * MiB, devices: ["00:04.0"], workload: SMALL });
     // Not preserved: the new kernel has no session for it.
-    expect(() => updateHost(vmm, { to: buildB })).toThrow(VmmResumeError);
+    const r = updateHost(vmm, { to: buildB });
+    expect(r.outcome).toBe("updated");
+    expect(r.vmm.vms.size).toBe(0);
+    expect(r.vmm.failed.get("vm0")).toBeInstanceOf(VmmResumeError);
+    expect(r.vmm.failed.get("vm0")!.cause).toMatchObject({ code: "LUO_SESSION_NOT_FOUND" });
   });
 });

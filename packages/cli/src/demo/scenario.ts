@@ -71,7 +71,9 @@ export function runDemo(options: DemoOptions = {}): DemoRun {
   for (let t = 0; t < SETTLE_TURNS; t++) vmm.step(TURN_NS);
   const baseline = engines.map((e) => ({ resets: e.counters.resets }));
   const faultsBefore = machine.iommu.faults.total;
-  const checks = [...vmm.vms.values()].map((vm) => VmMemoryCheck.begin(vm, machine.memory));
+  const checks = new Map(
+    [...vmm.vms.values()].map((vm) => [vm.name, VmMemoryCheck.begin(vm, machine.memory)]),
+  );
   const updates: DemoUpdateReport[] = [];
   let failure: DemoFailure | undefined;
   let build: KernelBuild = o.from;
@@ -103,12 +105,23 @@ export function runDemo(options: DemoOptions = {}): DemoRun {
     }
     updates.push(reportOf(result, build.version, target.version, result.prepare.negotiation));
     build = target;
+    const [lost] = result.vmm.failed.values();
+    if (lost !== undefined) {
+      const cause = lost.cause;
+      failure = {
+        code: cause instanceof LiveUpdateError ? cause.code : lost.code,
+        message: lost.message,
+        stage: "resume",
+        oldKernelIntact: false,
+      };
+      break;
+    }
     for (let t = 0; t < SETTLE_TURNS; t++) vmm.step(TURN_NS);
   }
   progress(2 + o.updates, "verify");
   const quiesced = vmm.quiesce();
-  const vms: DemoVmReport[] = [...vmm.vms.values()].map((vm, i) => {
-    const r = checks[i]!.finish(machine.memory);
+  const vms: DemoVmReport[] = [...vmm.vms.values()].map((vm) => {
+    const r = checks.get(vm.name)!.finish(machine.memory);
     return {
       name: vm.name,
       memoryBytes: vm.spec.memoryBytes,
