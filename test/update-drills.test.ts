@@ -189,9 +189,8 @@ describe("update drills under running VMs", () => {
     const failure = r.vmm.failed.get("vm0");
     expect(causes(failure).some((e) => e instanceof IommufdLeafOutsideMappingError)).toBe(true);
     expect([...r.vmm.vms.keys()]).toEqual(["vm1"]);
-    const faults = engines[0]!.counters.dmaFaults;
     for (let t = 0; t < 5; t++) r.vmm.step(100_000);
-    expect(engines[0]!.counters.dmaFaults).toBeGreaterThanOrEqual(faults); // blocked: its DMA faults
+    expect(engines[0]!.counters.dmaFaults).toBeGreaterThan(0); // blocked: its DMA faults
     expect(
       machine.iommu.walk({
         requesterId: engines[0]!.requesterId,
