@@ -57,7 +57,7 @@ describe("the liveupdate binary", () => {
     });
     expect(run.status).toBe(0);
     const commands = [...run.stdout.matchAll(/^ {2}([a-z][a-z-]+)/gm)].map((m) => m[1]);
-    expect(commands).toEqual(["kho-selftest", "inspect", "matrix", "help"]);
+    expect(commands).toEqual(["demo", "kho-selftest", "inspect", "matrix", "help"]);
     // The README's command list names every one.
     const readme = readFileSync(join(root, "README.md"), "utf8");
     for (const command of commands.filter((c) => c !== "help"))
