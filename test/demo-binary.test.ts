@@ -51,7 +51,13 @@ describe("liveupdate demo (the binary)", () => {
       expect.arrayContaining(["name", "memoryBytes", "checksumBefore", "checksumAfter", "checksumExpected"]),
     );
     expect(Object.keys(report.dma)).toEqual(
-      expect.arrayContaining(["completedBrownout", "completedBlackout", "completedAfter", "faults", "untranslated"]),
+      expect.arrayContaining([
+        "completedBrownout",
+        "completedBlackout",
+        "completedAfter",
+        "faults",
+        "untranslated",
+      ]),
     );
     expect(Object.keys(report.interrupts)).toEqual(expect.arrayContaining(["raised", "delivered", "lost"]));
     expect(JSON.parse(readFileSync(join(out, "report.json"), "utf8"))).toEqual(report);
@@ -64,8 +70,16 @@ describe("liveupdate demo (the binary)", () => {
     expect(hardware.devices.map((d: { bdf: string }) => d.bdf)).toEqual(["00:04.0", "00:05.0", "00:06.0"]);
     const requests: Array<{ rid: number; pasid: number | null; iova: number }> = [];
     const expected: number[] = [];
-    for (const d of hardware.devices as Array<{ bdf: string; pasid: number | null; mappings: MappingJson[] }>) {
-      const [bus, dev, fn] = d.bdf.split(/[:.]/).map((x) => Number.parseInt(x, 16)) as [number, number, number];
+    for (const d of hardware.devices as Array<{
+      bdf: string;
+      pasid: number | null;
+      mappings: MappingJson[];
+    }>) {
+      const [bus, dev, fn] = d.bdf.split(/[:.]/).map((x) => Number.parseInt(x, 16)) as [
+        number,
+        number,
+        number,
+      ];
       const rid = (bus << 8) | (dev << 3) | fn;
       for (const m of d.mappings) {
         const length = Number(m.length);

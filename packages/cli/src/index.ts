@@ -18,7 +18,7 @@ export { type DemoDeviceJson, type DemoMappingJson, demoHardwareJson } from "./d
 export {
   type DemoOptions,
   FAIL_AT_HOOKS,
-  HOST_RESERVE,
+  hostReserve,
   MAX_DEMO_VMS,
   type ResolvedDemoOptions,
   resolveDemoOptions,

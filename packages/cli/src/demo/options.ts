@@ -28,6 +28,12 @@ export interface DemoOptions {
   readonly brownoutTurns?: number;
   /** DMA engine bandwidth, bytes per second of machine time (default 256e6). */
   readonly bandwidth?: number;
+  /**
+   * When objects are serialized (`LuoOptions.serializeAt` of every kernel of the run): `prepare`
+   * (default; only what changed in brownout is serialized again at freeze) or `freeze` (strict:
+   * everything inside the blackout).
+   */
+  readonly serializeAt?: "prepare" | "freeze";
   /** Called as the run goes. */
   readonly onProgress?: (event: ProgressEvent) => void;
   /** Called after the old kernel of the last update stopped, before the new one boots (artifacts). */
@@ -56,12 +62,19 @@ export interface ResolvedDemoOptions {
   readonly brownoutTurns: number;
   /** DMA engine bandwidth. */
   readonly bandwidth: number;
+  /** Serialization point of every kernel. */
+  readonly serializeAt: "prepare" | "freeze";
 }
 
 /** Most VMs: one device each at 00:04.0 … 00:1f.0. */
 export const MAX_DEMO_VMS = 28;
-/** RAM the host kernel keeps for itself besides the VMs' guestmemfs region. */
-export const HOST_RESERVE = 2 * GiB;
+/**
+ * RAM the host kernel keeps for itself besides the VMs' guestmemfs region: 2 GiB plus a twelfth
+ * of the machine (the KHO scratch areas scale with the kernel's memory map, which scales with RAM).
+ */
+export function hostReserve(memoryBytes: number): number {
+  return 2 * GiB + Math.ceil(memoryBytes / 12);
+}
 
 /**
  * Applies the defaults and checks every option.
@@ -96,10 +109,10 @@ export function resolveDemoOptions(o: DemoOptions): ResolvedDemoOptions {
     throw new DemoOptionsError("--vm-memory", "must be a multiple of 2 MiB of at least 64 MiB", {
       vmMemoryBytes,
     });
-  if (vms * vmMemoryBytes + HOST_RESERVE > memoryBytes)
+  if (vms * vmMemoryBytes + hostReserve(memoryBytes) > memoryBytes)
     throw new DemoOptionsError(
       "--memory",
-      `${vms} VMs of ${vmMemoryBytes} bytes and 2 GiB for the host do not fit`,
+      `${vms} VMs of ${vmMemoryBytes} bytes and ${hostReserve(memoryBytes)} bytes for the host kernel do not fit`,
       {
         memoryBytes,
         vms,
@@ -132,5 +145,6 @@ export function resolveDemoOptions(o: DemoOptions): ResolvedDemoOptions {
     fault,
     brownoutTurns: int("brownoutTurns", o.brownoutTurns ?? 4, 0, 1000),
     bandwidth,
+    serializeAt: o.serializeAt === "freeze" ? "freeze" : "prepare",
   };
 }

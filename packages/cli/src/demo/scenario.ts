@@ -55,7 +55,7 @@ export function runDemo(options: DemoOptions = {}): DemoRun {
     build: o.from,
     cmdline,
     seed: o.seed,
-    luo: o.fault !== undefined ? { injectFault: o.fault } : {},
+    luo: { serializeAt: o.serializeAt, ...(o.fault !== undefined ? { injectFault: o.fault } : {}) },
   });
   progress(1, `start ${o.vms} VMs of ${o.vmMemoryBytes / 2 ** 30} GiB`);
   let vmm = new Vmm(lk);

@@ -64,5 +64,5 @@ export {
   formatConformanceReport,
   type VersionPairResult,
 } from "./report.js";
-export { CONFORMANCE_SESSION } from "./scenario.js";
+export { COMPANION_TOKENS, CONFORMANCE_SESSION } from "./scenario.js";
 export { type CatalogOverride, withCatalog, withNative, withRestorePolicy } from "./variants.js";

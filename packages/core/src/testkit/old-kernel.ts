@@ -5,6 +5,7 @@
  * reboot and the next boot the testkit scrambles the old objects (undoing it after the restore),
  * and after the restore it looks for objects the restored ones share with the old ones.
  */
+import type { Machine } from "../hw/machine.js";
 
 /** Nodes walked per object graph at most (graphs are small driver objects, not kernels). */
 const MAX_NODES = 5000;
@@ -50,8 +51,12 @@ export function objectGraph(roots: readonly unknown[], boundary: ReadonlySet<obj
   return seen;
 }
 
-/** Objects that may be shared across a kexec: the machine and its parts (hardware survives). */
-export function hardwareOf(machine: object, more: readonly unknown[] = []): Set<object> {
+/**
+ * Objects that may be shared across a kexec: the machine and its parts, and every PCI function on
+ * its bus (hardware survives; a driver object that points at its device must not have the device
+ * scrambled).
+ */
+export function hardwareOf(machine: Machine, more: readonly unknown[] = []): Set<object> {
   const out = new Set<object>();
   const add = (value: unknown, depth: number): void => {
     if (!isObject(value) || out.has(value)) return;
@@ -59,6 +64,7 @@ export function hardwareOf(machine: object, more: readonly unknown[] = []): Set<
     if (depth < 2) for (const [, child] of children(value)) add(child, depth + 1);
   };
   add(machine, 0);
+  for (const fn of machine.pci.list()) out.add(fn);
   for (const m of more) if (isObject(m)) out.add(m);
   return out;
 }

@@ -5,6 +5,7 @@ import type { DriverClass } from "../luo/handlers/types.js";
 import type { LuoOptions } from "../luo/orchestrator.js";
 import type { generatorFor, StructGenerator } from "../schema/laws/generators.js";
 import type { ConformanceCheckName } from "./report.js";
+import type { COMPANION_TOKENS } from "./scenario.js";
 import type { withNative } from "./variants.js";
 
 /** What {@link ConformanceOptions.assertRestored} is told besides the two objects. */
@@ -64,6 +65,13 @@ export interface ConformanceOptions<I, T, S = undefined> {
    * operation; the `update` check then verifies the change was tracked and re-serialized at freeze.
    */
   brownout?(object: T, lk: LiveUpdateKernel, driver: I): void;
+  /**
+   * Objects of other drivers (from {@link ConformanceOptions.withDrivers}) that `object` needs
+   * preserved in the same session — e.g. the iommufd context a vfio device is bound to. The suite
+   * preserves them next to each object, under tokens from {@link COMPANION_TOKENS} up, and the
+   * new kernel restores them as the object's dependencies; they are not checked themselves.
+   */
+  companions?(object: T, lk: LiveUpdateKernel, driver: I): readonly unknown[];
   /** Objects per scenario (default 2, at least 1). */
   readonly objects?: number;
   /** Generated values per law (default 100). */

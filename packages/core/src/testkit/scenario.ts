@@ -76,6 +76,9 @@ export function buildOf(env: Env, cls: DriverClass): KernelBuild {
   return build;
 }
 
+/** First token of the companions the suite preserves next to the objects (object i's at `+ 64 i`). */
+export const COMPANION_TOKENS = 1 << 20;
+
 /**
  * Boots a machine on the writer's build (kexecs to the reader's), creates the run's objects with
  * `createObject` and preserves them in {@link CONFORMANCE_SESSION} as tokens 1..n.
@@ -103,6 +106,9 @@ export function start(
   const objects: unknown[] = [];
   for (let i = 0; i < count; i++) objects.push(o.createObject(harness.kernel, rng, driver));
   objects.forEach((object, i) => {
+    (o.companions?.(object, harness.kernel, driver) ?? []).forEach((companion, j) => {
+      harness.preserve(COMPANION_TOKENS + i * 64 + j, companion, { session: CONFORMANCE_SESSION });
+    });
     harness.preserve(i + 1, object, { session: CONFORMANCE_SESSION, driver: writer });
   });
   return { harness, objects, writer: driver, snapshots: [] };
