@@ -98,8 +98,8 @@ export class DmaWorkload {
     this.sourceBytes = [];
     for (let s = 0; s < l.sources; s++) {
       const bytes = new Uint8Array(l.chunk);
-      for (let i = 0; i < bytes.length; i += 4)
-        new DataView(bytes.buffer).setUint32(i, rng.int(0, 2 ** 32 - 1));
+      const view = new DataView(bytes.buffer);
+      for (let i = 0; i < bytes.length; i += 4) view.setUint32(i, rng.int(0, 2 ** 32 - 1));
       this.ram.write(l.base + SOURCES + s * l.chunk, bytes);
       this.sourceBytes.push(bytes);
       this.sourceCrcs.push(crc32(bytes));
