@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { writeHandoverArtifacts } from "../artifacts/write.js";
 import { formatDemoReport } from "../demo/format.js";
 import { demoHardwareJson } from "../demo/hardware.js";
@@ -8,15 +8,7 @@ import { FAIL_AT_HOOKS } from "../demo/options.js";
 import { runDemo } from "../demo/scenario.js";
 import { type CommandIo, reportFailure, toJson } from "../io.js";
 import { progressFor } from "../progress/progress.js";
-
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
-    return n;
-  };
-}
+import { integer } from "./parse.js";
 
 /** Options of `liveupdate demo` as commander parses them. */
 interface DemoCommandOptions {

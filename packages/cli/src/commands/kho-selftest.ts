@@ -1,17 +1,9 @@
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { type CommandIo, reportFailure, toJson } from "../io.js";
 import { progressFor } from "../progress/progress.js";
 import { formatSelftestReport } from "../selftest/format.js";
 import { runKhoSelftest } from "../selftest/kho-selftest.js";
-
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
-    return n;
-  };
-}
+import { integer } from "./parse.js";
 
 /** Registers `liveupdate kho-selftest`. */
 export function registerKhoSelftest(program: Command, io: CommandIo): void {

@@ -111,9 +111,11 @@ export type { FlbPrepareHook, OnFlbPrepare, OnPrepare, PrepareHook } from "./hoo
 export type { FlbRestoreHook, OnFlbRestore, OnRestore, RestoreHook } from "./hooks/restore.hook.js";
 export type { FlbSerializeHook, OnFlbSerialize, OnSerialize, SerializeHook } from "./hooks/serialize.hook.js";
 export {
+  PHASE_TABLE_MARKER,
   type PhaseCell,
   type PhaseTableRow,
   phaseTable,
+  phaseTableDrift,
   renderPhaseTable,
   SESSION_OPERATION_TABLE,
 } from "./phase-table.js";

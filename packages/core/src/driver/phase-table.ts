@@ -115,3 +115,38 @@ export function renderPhaseTable(
   });
   return [header, rule, ...lines].join("\n");
 }
+
+/** The marker a guide puts on the line before its generated phase table. */
+export const PHASE_TABLE_MARKER = "<!-- generated: phase-table -->";
+
+/**
+ * Whether a guide still shows the phase table {@link renderPhaseTable} generates: the markdown
+ * table right after {@link PHASE_TABLE_MARKER} is compared with the generated one, ignoring
+ * whitespace and rule widths (a formatter may re-pad the table).
+ *
+ * @param markdown - the guide's text.
+ * @param cls - the driver or FLB class.
+ * @param options - as for {@link renderPhaseTable}.
+ * @returns `undefined` when they agree, else what is wrong (no marker, or the two tables).
+ * @example
+ * ```ts
+ * expect(phaseTableDrift(readFileSync("docs/guides/vfio.md", "utf8"), VfioPciDriver)).toBeUndefined();
+ * ```
+ */
+export function phaseTableDrift(
+  markdown: string,
+  cls: DriverClass | FlbClass,
+  options: { sessionOperations?: boolean } = {},
+): string | undefined {
+  const lines = markdown.split("\n");
+  const start = lines.indexOf(PHASE_TABLE_MARKER) + 1;
+  if (start === 0) return `the guide has no ${PHASE_TABLE_MARKER} line`;
+  let end = start;
+  while (end < lines.length && lines[end]!.startsWith("|")) end++;
+  const shown = lines.slice(start, end).join("\n");
+  const generated = renderPhaseTable(cls, options);
+  const normalize = (text: string) => text.replace(/\s+/g, "").replace(/-{3,}/g, "---");
+  return normalize(shown) === normalize(generated)
+    ? undefined
+    : `the guide's phase table differs from the generated one:\n${shown}\n--- generated ---\n${generated}`;
+}

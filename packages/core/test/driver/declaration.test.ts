@@ -18,10 +18,12 @@ import {
   isDriverClass,
   LiveUpdateDriver,
   LiveUpdateFlb,
+  PHASE_TABLE_MARKER,
   PhaseGuard,
   Prepare,
   PreserveCheck,
   phaseTable,
+  phaseTableDrift,
   Restore,
   renderPhaseTable,
   Serialize,
@@ -192,5 +194,16 @@ describe("phase guards and the generated phase table", () => {
     expect(md).toContain("`luo.retrieveSession`");
     expect(renderPhaseTable(CounterTable)).toContain("`counter-table.bump`");
     expect(() => phaseTable(class NotADriver {} as never)).toThrow(DriverDeclarationError);
+  });
+
+  it("phaseTableDrift: agrees with a re-padded copy, names a missing marker and a changed cell", () => {
+    const table = renderPhaseTable(CounterTable);
+    const guide = `# Guide\n\n${PHASE_TABLE_MARKER}\n${table.replaceAll(" | ", "   |   ")}\n\nmore text\n`;
+    expect(phaseTableDrift(guide, CounterTable)).toBeUndefined();
+    expect(phaseTableDrift(`# Guide\n${table}\n`, CounterTable)).toContain(
+      "no <!-- generated: phase-table -->",
+    );
+    const stale = guide.replace("EBUSY", "EAGAIN");
+    expect(phaseTableDrift(stale, CounterTable)).toContain("differs from the generated one");
   });
 });
