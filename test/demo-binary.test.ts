@@ -111,6 +111,18 @@ describe("liveupdate demo (the binary)", () => {
     const sessions = handover.subtrees.find((s: { name: string }) => s.name === "luo").detail.sessions;
     expect(sessions.map((s: { name: string }) => s.name)).toEqual(["vm0", "vm1", "vm2"]);
     expect(JSON.stringify(sessions)).toContain("vfio-pci-v1");
+    // The drivers' decoders: guestmemfs data extents by file, iommufd domains with their table pages.
+    expect(handover.perOwner.map((o: { owner: string }) => o.owner)).toEqual(
+      expect.arrayContaining(['guestmemfs "vm0.ram" data', 'guestmemfs "vm2.ram" data']),
+    );
+    const ctx = sessions[0].files.find((f: { compatible: string }) => f.compatible === "iommufd-v2");
+    const domain = ctx.decoded.domains[0];
+    expect(domain.tablePages[0]).toBe(domain.top);
+    // Every table page the decoder walked is one the object preserved.
+    const preserved = new Set(ctx.folios.map((f: { phys: string }) => f.phys));
+    for (const page of domain.tablePages) expect(preserved.has(page)).toBe(true);
+    const device = sessions[0].files.find((f: { compatible: string }) => f.compatible === "vfio-pci-v1");
+    expect(device.decoded).toMatchObject({ bdf: "00:04.0", iommufdToken: "0x2" });
   });
 
   it("prints a readable summary with a Gantt chart per update", () => {

@@ -41,8 +41,11 @@ export { type DemoRun, runDemo } from "./demo/scenario.js";
 export { negotiatedOf, updateReportOf } from "./demo/timeline.js";
 export { DemoOptionsError, InspectInputError, ShippedBuildsInvalidError } from "./errors.js";
 export { COUNTER_RING_DECODER } from "./inspect/decoders/counter-ring.js";
+export { GUESTMEMFS_DECODER } from "./inspect/decoders/guestmemfs.js";
+export { IOMMUFD_DECODER } from "./inspect/decoders/iommufd.js";
 export { KHO_TEST_DECODER } from "./inspect/decoders/kho-test.js";
 export { LUO_DECODER } from "./inspect/decoders/luo.js";
+export { VFIO_PCI_DECODER } from "./inspect/decoders/vfio-pci.js";
 export { DEFAULT_INSPECT_REGISTRY } from "./inspect/default-registry.js";
 export { formatHandoverReport, handoverReportJson } from "./inspect/format.js";
 export {
