@@ -105,7 +105,7 @@ function copyCost(mib) {
   return median(times);
 }
 
-printEnvironment();
+if (!options.json) printEnvironment();
 const env = environment();
 log(`reps ${REPS} (+1 warm-up), ${VMS} VMs on a ${HOST_GiB} GiB host, load ${loadAverage()}`);
 const samples = Object.fromEntries(MODES.map((m) => [m.name, []]));

@@ -80,6 +80,7 @@ export {
 } from "./matrix/shipped-matrix.js";
 export { buildProgram, type ProgramOptions } from "./program.js";
 export { NO_PROGRESS, type ProgressEvent, type ProgressSink, progressFor } from "./progress/progress.js";
+export { renderHtmlReport } from "./report-html/render.js";
 export { SelftestVerificationError } from "./selftest/errors.js";
 export { formatSelftestReport } from "./selftest/format.js";
 export {

@@ -8,6 +8,7 @@ import { FAIL_AT_HOOKS } from "../demo/options.js";
 import { runDemo } from "../demo/scenario.js";
 import { type CommandIo, reportFailure, toJson } from "../io.js";
 import { progressFor } from "../progress/progress.js";
+import { renderHtmlReport } from "../report-html/render.js";
 import { integer } from "./parse.js";
 
 /** Options of `liveupdate demo` as commander parses them. */
@@ -21,6 +22,7 @@ interface DemoCommandOptions {
   updates: number;
   failAt?: string;
   out?: string;
+  report?: string;
   json?: boolean;
 }
 
@@ -40,6 +42,10 @@ export function registerDemo(program: Command, io: CommandIo): void {
     .option("--updates <n>", "consecutive updates", integer(1, 100), 1)
     .option("--fail-at <hook>", `make a hook of the old kernel fail (${FAIL_AT_HOOKS.join(", ")}[:<driver>])`)
     .option("--out <dir>", "write report.json, handover.dtb, memory.img, boot-data.json, hardware.json")
+    .option(
+      "--report <file.html>",
+      "write the report as one self-contained HTML file (timeline, versions, checks)",
+    )
     .option("--json", "print the report as JSON")
     .action((options: DemoCommandOptions) => {
       const progress = progressFor(io, options);
@@ -69,6 +75,10 @@ export function registerDemo(program: Command, io: CommandIo): void {
           writeFileSync(hardware, toJson(demoHardwareJson(run.machine, run.vmm)));
           files.unshift(report);
           if (!files.includes(hardware)) files.push(hardware);
+        }
+        if (options.report !== undefined) {
+          writeFileSync(options.report, renderHtmlReport(run.report));
+          files.push(options.report);
         }
         io.out(options.json ? toJson(run.report) : formatDemoReport(run.report, files));
         if (run.report.result !== "PASS") io.setExitCode(1);
