@@ -29,6 +29,7 @@
 import { parseArgs } from "node:util";
 import { runDemo } from "../packages/cli/dist/index.js";
 import { Machine, MiB } from "../packages/core/dist/index.js";
+import { benchProgress } from "./lib/progress.mjs";
 import { collectGarbage, environment, loadAverage, median, ms, now, printEnvironment } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
@@ -109,9 +110,11 @@ if (!options.json) printEnvironment();
 const env = environment();
 log(`reps ${REPS} (+1 warm-up), ${VMS} VMs on a ${HOST_GiB} GiB host, load ${loadAverage()}`);
 const samples = Object.fromEntries(MODES.map((m) => [m.name, []]));
+const progress = benchProgress((REPS + 1) * MODES.length + 1, options);
 for (let rep = 0; rep <= REPS; rep++) {
   for (let i = 0; i < MODES.length; i++) {
     const mode = MODES[(i + rep) % MODES.length];
+    progress.tick(`rep ${rep} ${mode.name}`);
     const r = run(mode, rep + 1);
     if (rep > 0) samples[mode.name].push(r);
     log(
@@ -132,7 +135,9 @@ for (const m of MODES) {
     otherBlackoutMs: median(s.map((x) => x.other)),
   };
 }
+progress.tick("copy baseline");
 const copies = [COPY_MIB / 4, COPY_MIB / 2, COPY_MIB].map((mib) => ({ mib, ms: copyCost(mib) }));
+progress.stop();
 const perByteMs = copies[2].ms / (COPY_MIB * MiB);
 const guestBytes = VMS * LARGE * GiB;
 const ours48 = summary["relaxed-48G"].blackoutMs;
