@@ -24,7 +24,7 @@ export function formatDemoReport(report: DemoReport, files: readonly string[] = 
   }
   report.updates.forEach((u, i) => {
     lines.push(
-      `  update ${i + 1}: ${u.from} → ${u.to}   brownout ${ms(u.brownoutNs)}   blackout ${ms(u.blackoutNs)}   handed over ${formatBytes(u.handoverBytes)}`,
+      `  update ${i + 1}: ${u.from} → ${u.to}   brownout ${ms(u.brownoutNs)}   blackout ${ms(u.blackoutNs)} (device emulation ${ms(u.deviceEmulationNs)})   handed over ${formatBytes(u.handoverBytes)}`,
     );
     const { rows, columnNs } = ganttRows(u.timeline);
     const figures = new Map(u.drivers.map((d) => [d.name, d]));

@@ -127,6 +127,11 @@ export interface DemoUpdateReport {
   readonly brownoutNs: number;
   /** Blackout, ns (freeze → VMs resumed). */
   readonly blackoutNs: number;
+  /**
+   * Of the blackout, the host time spent emulating the devices at its preemption points (ns): the
+   * cost of the emulation, not of the update — a real device works in parallel with the kernel.
+   */
+  readonly deviceEmulationNs: number;
   /** Bytes handed over. */
   readonly handoverBytes: number;
   /** Versions per driver. */

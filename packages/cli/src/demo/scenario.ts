@@ -81,6 +81,7 @@ export function runDemo(options: DemoOptions = {}): DemoRun {
     const target = u % 2 === 0 ? o.to : o.from;
     progress(2 + u, `update ${u + 1}/${o.updates}: ${build.version} → ${target.version}`);
     vmm.preserveAll();
+    const emulatedBefore = blackoutEmulationNs(machine, engines);
     const last = u === o.updates - 1;
     const result = updateHost(vmm, {
       to: target,
@@ -103,7 +104,8 @@ export function runDemo(options: DemoOptions = {}): DemoRun {
       };
       break;
     }
-    updates.push(reportOf(result, build.version, target.version, result.prepare.negotiation));
+    const emulated = blackoutEmulationNs(machine, engines) - emulatedBefore;
+    updates.push(reportOf(result, build.version, target.version, result.prepare.negotiation, emulated));
     build = target;
     const [lost] = result.vmm.failed.values();
     if (lost !== undefined) {
@@ -187,6 +189,12 @@ function reportOf(
   from: string,
   to: string,
   negotiation: NegotiationResult,
+  emulatedNs: number,
 ): DemoUpdateReport {
-  return updateReportOf(r.kernel.timeline, r.update, from, to, negotiation);
+  return updateReportOf(r.kernel.timeline, r.update, from, to, negotiation, emulatedNs);
+}
+
+/** Host time the engines' emulation took in blackouts so far (ns). */
+function blackoutEmulationNs(machine: Machine, engines: readonly DmaEngine[]): number {
+  return engines.reduce((a, e) => a + (machine.scheduler.stats(e.name)?.hostNs.blackout ?? 0), 0);
 }

@@ -9,7 +9,8 @@ export function negotiatedOf(negotiation: NegotiationResult): DemoNegotiated[] {
 /**
  * One update of the machine's timeline as the demo reports it: brownout and blackout, bytes, and
  * per driver the hook time spent in each (a hook that starts before the freeze is brownout, from
- * the freeze to the VMs' resume mark blackout; `finish` and later retrieves are after both).
+ * the freeze to the VMs' resume mark blackout; `finish` and later retrieves are after both), and
+ * the devices' emulation time inside the blackout (from the machine's scheduler).
  */
 export function updateReportOf(
   timeline: Timeline,
@@ -17,6 +18,7 @@ export function updateReportOf(
   from: string,
   to: string,
   negotiation: NegotiationResult,
+  deviceEmulationNs: number,
 ): DemoUpdateReport {
   const s = timeline.summary(update);
   const origin = s.prepareStart ?? 0;
@@ -59,6 +61,7 @@ export function updateReportOf(
     to,
     brownoutNs: s.brownoutNs ?? 0,
     blackoutNs: s.blackoutNs ?? 0,
+    deviceEmulationNs,
     handoverBytes: s.handoverBytes,
     negotiated: negotiatedOf(negotiation),
     drivers,

@@ -41,7 +41,7 @@ export function renderHtmlReport(report: DemoReport): string {
     .map(
       (u, i) =>
         `<section class="update" data-update="${i + 1}"><h2>Update ${i + 1}: ${escapeHtml(u.from)} → ${escapeHtml(u.to)}</h2>` +
-        `<p class="meta">brownout ${msText(u.brownoutNs)} · blackout ${msText(u.blackoutNs)} · ${u.handoverBytes} bytes handed over</p>` +
+        `<p class="meta">brownout ${msText(u.brownoutNs)} · blackout ${msText(u.blackoutNs)} (of which device emulation ${msText(u.deviceEmulationNs)}) · ${u.handoverBytes} bytes handed over</p>` +
         ganttSvg(u, i) +
         `</section>`,
     )

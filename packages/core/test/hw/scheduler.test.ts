@@ -60,6 +60,23 @@ describe("DeviceScheduler", () => {
     expect(machine.scheduler.stats("a")!.runs).toBeLessThan(50);
   });
 
+  it("counts the host time each device's emulation took, per phase", () => {
+    const machine = new Machine({ memory: "64M", manualClock: true });
+    const busy = {
+      name: "busy",
+      run: () => {
+        const until = performance.now() + 2; // 2 ms of host work per run
+        while (performance.now() < until) {}
+      },
+    };
+    machine.scheduler.register(busy);
+    machine.setUpdatePhase("blackout");
+    machine.run(1_000);
+    const host = machine.scheduler.stats("busy")!.hostNs;
+    expect(host.blackout).toBeGreaterThanOrEqual(2_000_000);
+    expect(host.before).toBe(0);
+  });
+
   it("runs every device at every preemption point in stress mode", () => {
     const log = scenario(9, true);
     const points = log.filter((l) => l.includes("luo:between-hooks"));
