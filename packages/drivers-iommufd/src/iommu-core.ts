@@ -12,14 +12,20 @@ import {
   type OnFlbSerialize,
   type PhysAddr,
   type PreserveApi,
+  Timeline,
   VTD_REG,
   VTD_ROOT_ENTRY_SIZE,
   type VtdIommu,
 } from "@liveupdate/core";
-import { IommufdTableFormatError, IommufdTableNotPreservedError, IommuNotRestoredError } from "./errors.js";
+import {
+  IommufdTableFormatError,
+  IommufdTableNotPreservedError,
+  IommuNotRestoredError,
+  IommuStrayContextEntryError,
+} from "./errors.js";
 import type { IommufdContext } from "./iommufd/objects.js";
-import { IommuLiveupdateSchema, type IommuLiveupdateV1Value } from "./schema.js";
-import { VtdContextTables } from "./vtd/context-tables.js";
+import { IOMMU_LU_DEVICES_LISTED, IommuLiveupdateSchema, type IommuLiveupdateV2Value } from "./schema.js";
+import { contextTableKey, VtdContextTables } from "./vtd/context-tables.js";
 import { kernelPageSource, type TablePageSource } from "./vtd/page-source.js";
 
 /** Domain ids are 16 bits; 0 is reserved (Linux's `FLPT_DEFAULT_DID` aside, DID 0 is never handed out). */
@@ -36,13 +42,15 @@ const DOMAIN_IDS = 0x10000;
  * context entry is cleared and the caches flushed, so its DMA faults from then on. With no device
  * preserved at all, translation is switched off (`intel_iommu_shutdown`).
  */
-@LiveUpdateFlb({ schema: IommuLiveupdateSchema })
+// Serialized at freeze: the list of kept devices is final only once every user object is prepared.
+// Lossy downgrades are allowed: v1 drops only the device list, a check a v1 reader cannot run anyway.
+@LiveUpdateFlb({ schema: IommuLiveupdateSchema, serializeAt: "freeze", allowLossy: true })
 export class IommuCore
   implements
     OnFlbPrepare,
     OnFlbFreeze,
-    OnFlbSerialize<IommuLiveupdateV1Value>,
-    OnFlbRestore<IommuLiveupdateV1Value>
+    OnFlbSerialize<IommuLiveupdateV2Value>,
+    OnFlbRestore<IommuLiveupdateV2Value>
 {
   /** Zeroed 4 KiB pages from this kernel's page allocator. */
   readonly pages: TablePageSource;
@@ -51,6 +59,9 @@ export class IommuCore
   private readonly usedDomainIds = new Set<number>();
   private nextDomainId = 1;
   private readonly preservedHere = new Set<PhysAddr>();
+  private readonly straysValue: IommuStrayContextEntryError[] = [];
+  /** Requester ids the previous kernel listed as kept (undefined: it listed none, or no update). */
+  private keptDevices: Set<number> | undefined;
   /** True once the tables of a previous kernel were adopted (a restored boot). */
   adopted = false;
 
@@ -165,19 +176,31 @@ export class IommuCore
     this.preservedHere.clear();
   }
 
-  /** The root table's physical address and the allocator. */
-  onSerialize(_ctx: FlbSerializeContext): IommuLiveupdateV1Value {
-    return { root_table_phys: BigInt(this.tables.root), next_domain_id: this.nextDomainId };
+  /** The root table's physical address, the allocator and the devices kept attached (owned by preserved contexts). */
+  onSerialize(_ctx: FlbSerializeContext): IommuLiveupdateV2Value {
+    const devices: { rid: number }[] = [];
+    for (const [rid, owner] of this.owners) if (owner.preserved) devices.push({ rid });
+    devices.sort((a, b) => a.rid - b.rid);
+    return {
+      root_table_phys: BigInt(this.tables.root),
+      next_domain_id: this.nextDomainId,
+      flags: IOMMU_LU_DEVICES_LISTED,
+      devices,
+    };
   }
 
   /**
    * New kernel: the hardware must still translate through the handed-over root table, and the root
    * table and every context table it points to must be pages preserved for this FLB. Nothing is
-   * written to the unit or to the tables.
+   * written to the unit or to the tables — except to block what no preserved context owns: a
+   * context entry present for a requester id the handover does not list, or a root entry of a bus
+   * without listed devices that is malformed or points at memory nobody preserved, is cleared and
+   * the caches flushed (globally: the old kernel's domain ids cannot be trusted to target a flush),
+   * and reported in {@link IommuCore.strays} and as a timeline warning.
    *
    * @throws {@link IommufdTableNotPreservedError} or {@link IommufdTableFormatError} naming the field.
    */
-  onRestore(state: IommuLiveupdateV1Value, ctx: FlbRestoreContext): void {
+  onRestore(state: IommuLiveupdateV2Value, ctx: FlbRestoreContext): void {
     const root = Number(state.root_table_phys);
     const where = { driver: ctx.flb, field: "root_table_phys", rootTable: hex(root) };
     const folios = new Set(ctx.folios.filter((f) => f.order === 0).map((f) => f.phys));
@@ -190,15 +213,36 @@ export class IommuCore
     }
     if (!folios.has(root))
       throw new IommufdTableNotPreservedError("the root table was not preserved by the IOMMU core", where);
+    const listed = (state.flags & IOMMU_LU_DEVICES_LISTED) !== 0;
+    const kept = new Set(state.devices.map((d) => d.rid));
+    const keptHalves = new Set([...kept].map(contextTableKey));
     const memory = this.kernel.machine.memory;
+    const strays: IommuStrayContextEntryError[] = [];
     const contextTables = new Map<number, PhysAddr>();
     for (let bus = 0; bus < 256; bus++) {
       for (let half = 0; half < 2; half++) {
-        const q = memory.readU64(root + bus * VTD_ROOT_ENTRY_SIZE + half * 8);
+        const slot = root + bus * VTD_ROOT_ENTRY_SIZE + half * 8;
+        const q = memory.readU64(slot);
         if (q === 0n) continue;
         const page = Number(q & ~0xfffn);
         const field = `root[${bus}].${half === 0 ? "lower" : "upper"}`;
-        if ((q & 0xffen) !== 0n || (q & 1n) === 0n)
+        const malformed = (q & 0xffen) !== 0n || (q & 1n) === 0n;
+        if ((malformed || !folios.has(page)) && listed && !keptHalves.has(bus * 2 + half)) {
+          // A bus no kept device is on: block it without reading what it points to.
+          memory.writeU64(slot, 0n);
+          strays.push(
+            new IommuStrayContextEntryError(
+              `root entry ${field} is present but no kept device is on bus ${bus}`,
+              {
+                ...where,
+                field,
+                table: hex(page),
+              },
+            ),
+          );
+          continue;
+        }
+        if (malformed)
           throw new IommufdTableFormatError(`root entry ${field} is malformed`, { ...where, field });
         if (!folios.has(page))
           throw new IommufdTableNotPreservedError(`root entry ${field} points to memory nobody preserved`, {
@@ -215,9 +259,59 @@ export class IommuCore
       ctx.restoreFolio(page, 0);
       tables.adoptContextTable(key, page);
     }
+    if (listed) {
+      for (const rid of tables.presentContextEntries()) {
+        if (kept.has(rid)) continue;
+        tables.clearContextEntry(rid);
+        strays.push(
+          new IommuStrayContextEntryError(
+            `the context entry of ${hex(rid)} is present but no preserved context owns it`,
+            {
+              ...where,
+              field: "devices",
+              rid: hex(rid),
+            },
+          ),
+        );
+      }
+    }
+    if (strays.length > 0) tables.flushAll();
     this.tablesValue = tables;
     this.nextDomainId = state.next_domain_id;
+    this.keptDevices = listed ? kept : undefined;
+    this.straysValue.push(...strays);
+    const timeline = Timeline.of(this.kernel.machine);
+    for (const stray of strays)
+      timeline.record({
+        kind: "warning",
+        bootId: this.kernel.bootId,
+        driver: ctx.flb,
+        message: stray.message,
+      });
+    if (!listed)
+      timeline.record({
+        kind: "warning",
+        bootId: this.kernel.bootId,
+        driver: ctx.flb,
+        message: `${ctx.compatible} lists no kept devices: stray context entries cannot be detected`,
+      });
     this.adopted = true;
+  }
+
+  /**
+   * Context and root entries of the previous kernel that no preserved context owned, blocked when
+   * the root table was adopted (see {@link IommuStrayContextEntryError}).
+   */
+  get strays(): readonly IommuStrayContextEntryError[] {
+    return this.straysValue;
+  }
+
+  /**
+   * Whether the previous kernel handed `rid` over as kept attached (always true when its handover
+   * did not list devices, as a v1 one does not).
+   */
+  keptAcrossUpdate(rid: number): boolean {
+    return this.keptDevices === undefined || this.keptDevices.has(rid);
   }
 
   /** At reboot: block every device whose context is not preserved (and switch off translation if none is). */

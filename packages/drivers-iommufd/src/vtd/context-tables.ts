@@ -33,6 +33,11 @@ export interface DeviceTables {
   readonly pasidTables: Map<number, PhysAddr>;
 }
 
+/** Key of the context table holding `rid`'s entry: `bus * 2 + (devfn >= 128 ? 1 : 0)`. */
+export function contextTableKey(rid: number): number {
+  return (rid >> 8) * 2 + ((rid & 0xff) >= VTD_CONTEXT_ENTRIES ? 1 : 0);
+}
+
 /** PASID entries of one device that are present, by PASID. */
 export type PresentPasids = Map<number, ReturnType<typeof decodePasidEntry>>;
 
@@ -77,7 +82,7 @@ export class VtdContextTables {
     const bus = rid >> 8;
     const devfn = rid & 0xff;
     const upper = devfn >= VTD_CONTEXT_ENTRIES;
-    const key = bus * 2 + (upper ? 1 : 0);
+    const key = contextTableKey(rid);
     let table = this.contextTables.get(key);
     if (table === undefined) {
       if (!create) return undefined;
@@ -202,12 +207,36 @@ export class VtdContextTables {
    * flushes every cache globally (the handover's domain ids cannot be trusted to target a flush).
    */
   blockUntrusted(rid: number): void {
+    this.clearContextEntry(rid);
+    this.flushAll();
+    this.devices.delete(rid);
+  }
+
+  /** Clears `rid`'s context entry without flushing (the caller flushes, e.g. {@link flushAll}). */
+  clearContextEntry(rid: number): void {
     const slot = this.contextSlot(rid, false);
     if (slot !== undefined) writeQwords(this.memory, slot, [0n, 0n, 0n, 0n]);
+  }
+
+  /** Flushes the context cache, the PASID cache and the IOTLB globally. */
+  flushAll(): void {
     this.iommu.invalidate({ kind: "context-global" });
     this.iommu.invalidate({ kind: "pasid-cache-global" });
     this.iommu.invalidate({ kind: "iotlb-global" });
-    this.devices.delete(rid);
+  }
+
+  /** Requester ids whose context entry is present (bit 0), over every context table known here. */
+  presentContextEntries(): number[] {
+    const out: number[] = [];
+    for (const [key, table] of this.contextTables) {
+      const bus = key >> 1;
+      const base = (key & 1) * VTD_CONTEXT_ENTRIES;
+      for (let i = 0; i < VTD_CONTEXT_ENTRIES; i++) {
+        if ((this.memory.readU64(table + i * VTD_CONTEXT_ENTRY_SIZE) & 1n) !== 0n)
+          out.push((bus << 8) | (base + i));
+      }
+    }
+    return out.sort((a, b) => a - b);
   }
 
   /** The four qwords of `rid`'s context entry (undefined when its context table is absent). */
