@@ -149,7 +149,7 @@ export class IommufdDriver
     this.live(hwpt.ctx);
     if (hwpt.attachments.size > 0 || hwpt.viommus.size > 0)
       throw new IommufdBusyError(`HWPT ${hwpt.id} has attached devices or vIOMMUs`, { hwpt: hwpt.id });
-    this.kernel.machine.iommu.invalidate({ kind: "iotlb-domain", domainId: hwpt.domainId });
+    this.core.qi.invalidate({ kind: "iotlb-domain", domainId: hwpt.domainId });
     hwpt.table.destroy();
     this.core.releaseDomainId(hwpt.domainId);
     hwpt.ioas.hwpts.delete(hwpt);
@@ -297,7 +297,7 @@ export class IommufdDriver
    */
   nestedInvalidate(nested: NestedHwpt): void {
     this.live(nested.ctx);
-    flushNested(this.kernel.machine.iommu, nested);
+    flushNested(this.core.qi, nested);
   }
   // #endregion objects
 
@@ -349,7 +349,7 @@ export class IommufdDriver
         area: hex(split.iova),
       });
     let bytes = 0;
-    const iommu = this.kernel.machine.iommu;
+    const iommu = this.core.qi;
     for (const area of areas) {
       for (const hwpt of ioas.hwpts) {
         hwpt.table.unmap(area.iova, area.length);

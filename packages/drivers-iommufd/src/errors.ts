@@ -103,3 +103,14 @@ export class IommuStrayContextEntryError extends IommufdRestoreError {
   /** Stable code. */
   readonly code = "IOMMU_STRAY_CONTEXT_ENTRY";
 }
+
+/**
+ * The unit did not complete a queued invalidation: it stopped the queue (FSTS.IQE, e.g. a
+ * malformed descriptor) or the wait descriptor's status write did not arrive.
+ */
+export class IommuInvalidationError extends IommufdError {
+  /** Stable code. */
+  readonly code = "IOMMU_INVALIDATION_FAILED";
+  /** errno. */
+  readonly errno = "EIO";
+}

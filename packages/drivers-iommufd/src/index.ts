@@ -36,6 +36,7 @@ export {
   IommufdTableFormatError,
   IommufdTableNotPreservedError,
   IommufdTableSharedError,
+  IommuInvalidationError,
   IommuNotRestoredError,
   IommuStrayContextEntryError,
 } from "./errors.js";
@@ -83,9 +84,11 @@ export {
 export {
   contextTableKey,
   type DeviceTables,
+  GLOBAL_FLUSH,
   type PresentPasids,
   VtdContextTables,
 } from "./vtd/context-tables.js";
 export { flushIotlbRange } from "./vtd/flush.js";
+export { type Invalidator, invalidateAll, QueuedInvalidation } from "./vtd/invalidation-queue.js";
 export { kernelPageSource, type TablePageSource } from "./vtd/page-source.js";
 export { type LeafPermissions, type SecondStageLeaf, SecondStageTable } from "./vtd/second-stage.js";

@@ -25,7 +25,8 @@ import {
 } from "./errors.js";
 import type { IommufdContext } from "./iommufd/objects.js";
 import { IOMMU_LU_DEVICES_LISTED, IommuLiveupdateSchema, type IommuLiveupdateV2Value } from "./schema.js";
-import { contextTableKey, VtdContextTables } from "./vtd/context-tables.js";
+import { contextTableKey, GLOBAL_FLUSH, VtdContextTables } from "./vtd/context-tables.js";
+import { QueuedInvalidation } from "./vtd/invalidation-queue.js";
 import { kernelPageSource, type TablePageSource } from "./vtd/page-source.js";
 
 /** Domain ids are 16 bits; 0 is reserved (Linux's `FLPT_DEFAULT_DID` aside, DID 0 is never handed out). */
@@ -55,6 +56,7 @@ export class IommuCore
   /** Zeroed 4 KiB pages from this kernel's page allocator. */
   readonly pages: TablePageSource;
   private tablesValue: VtdContextTables | undefined;
+  private qiValue: QueuedInvalidation | undefined;
   private readonly owners = new Map<number, IommufdContext>();
   private readonly usedDomainIds = new Set<number>();
   private nextDomainId = 1;
@@ -100,12 +102,20 @@ export class IommuCore
     }
     const root = this.pages.alloc();
     iommu.setRootTable(root);
-    iommu.invalidate({ kind: "context-global" });
-    iommu.invalidate({ kind: "pasid-cache-global" });
-    iommu.invalidate({ kind: "iotlb-global" });
+    this.qi.submit(GLOBAL_FLUSH);
     iommu.enableTranslation(true);
-    this.tablesValue = new VtdContextTables(this.kernel.machine.memory, iommu, this.pages, root);
+    this.tablesValue = new VtdContextTables(this.kernel.machine.memory, this.qi, this.pages, root);
     return this.tablesValue;
+  }
+
+  /**
+   * This kernel's invalidation queue, set up on first use (every invalidation of the driver goes
+   * through it, as `qi_submit_sync`): a fresh queue even on a restored boot — IQA is a register,
+   * and Linux's `intel_iommu_init_qi` re-programs it at boot instead of adopting the old queue.
+   */
+  get qi(): QueuedInvalidation {
+    this.qiValue ??= new QueuedInvalidation(this.iommu, this.kernel.machine.memory, this.pages);
+    return this.qiValue;
   }
 
   /** The root table address RTADDR holds. */
@@ -254,7 +264,7 @@ export class IommuCore
       }
     }
     ctx.restoreFolio(root, 0);
-    const tables = new VtdContextTables(memory, this.iommu, this.pages, root);
+    const tables = new VtdContextTables(memory, this.qi, this.pages, root);
     for (const [key, page] of contextTables) {
       ctx.restoreFolio(page, 0);
       tables.adoptContextTable(key, page);

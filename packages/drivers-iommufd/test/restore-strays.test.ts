@@ -8,7 +8,7 @@ import {
   IommuLiveupdateV2,
   IommuStrayContextEntryError,
 } from "../src/index.js";
-import { boot, DmaProbe, MiB } from "./fixtures.js";
+import { DmaProbe, MiB, oneVm } from "./fixtures.js";
 
 /** Requester id 00:06.0: a device no context ever bound. */
 const STRAY_RID = 0x30;
@@ -27,24 +27,9 @@ function contextSlot(machine: Machine, rid: number): number {
   return table + ((rid & 0xff) % 128) * VTD_CONTEXT_ENTRY_SIZE;
 }
 
-/** One VM with a RAM file and an attached device at 00:04.0, both preserved. */
-function oneVm() {
-  const { h, gm, fd } = boot();
-  const file = gm.create("ram", { size: 4 * MiB });
-  const ctx = fd.open();
-  const ioas = fd.ioasAlloc(ctx);
-  const hwpt = fd.hwptAlloc(ioas, { largePages: false });
-  const dev = fd.bind(ctx, "00:04.0");
-  fd.attach(dev, hwpt);
-  fd.map(ioas, { iova: 0x100_0000, file, length: 4 * MiB });
-  h.preserve(1, file);
-  h.preserve(2, ctx);
-  return { h, fd, file, dev };
-}
-
 describe("restore blocks what no preserved context owns", () => {
   it("clears a stray context entry that reaches a VM's memory, reports it, and keeps the VM's DMA going", () => {
-    const { h, file, dev } = oneVm();
+    const { h, file, dev } = oneVm({ preserve: true });
     const probe = new DmaProbe(h.machine, [
       { requesterId: dev.requesterId, iova: 0x100_0000 },
       { requesterId: STRAY_RID, iova: 0x100_0000 },
@@ -74,7 +59,7 @@ describe("restore blocks what no preserved context owns", () => {
   });
 
   it("clears a root entry of a bus without kept devices that points at memory nobody preserved", () => {
-    const { h, dev } = oneVm();
+    const { h, dev } = oneVm({ preserve: true });
     const probe = new DmaProbe(h.machine, [{ requesterId: dev.requesterId, iova: 0x100_0000 }]);
     let slot = 0;
     h.update({
@@ -92,7 +77,7 @@ describe("restore blocks what no preserved context owns", () => {
   });
 
   it("adopts an honest handover without writing anything or reporting strays", () => {
-    const { h, dev } = oneVm();
+    const { h, dev } = oneVm({ preserve: true });
     const probe = new DmaProbe(h.machine, [{ requesterId: dev.requesterId, iova: 0x100_0000 }]);
     h.update();
     expect(h.driver(IommuCore).strays).toEqual([]);
@@ -102,7 +87,7 @@ describe("restore blocks what no preserved context owns", () => {
   });
 
   it("refuses a context record naming a device the IOMMU core's handover does not list, and blocks it", () => {
-    const { h, dev } = oneVm();
+    const { h, dev } = oneVm({ preserve: true });
     const probe = new DmaProbe(h.machine, [{ requesterId: dev.requesterId, iova: 0x100_0000 }]);
     let error: unknown;
     try {
