@@ -173,8 +173,13 @@ export class IommufdDriver
     const rid = typeof bdf === "number" ? bdf : requesterIdOf(parseBdf(bdf));
     if (!Number.isInteger(rid) || rid < 0 || rid > 0xffff)
       throw new IommufdInvalidArgumentError(`requester id ${rid} is not 16 bits`, { rid });
-    if (this.core.ownerOf(rid) !== undefined)
-      throw new IommufdBusyError(`device ${hex(rid)} is bound to another context`, { rid: hex(rid) });
+    if (!this.core.canBind(rid))
+      throw new IommufdBusyError(
+        `device ${hex(rid)} is bound to another context (or kept for one not retrieved yet)`,
+        {
+          rid: hex(rid),
+        },
+      );
     const device = new IommufdDevice(ctx, ctx.allocateId(), rid);
     ctx.devices.set(device.id, device);
     this.core.setOwner(rid, ctx);

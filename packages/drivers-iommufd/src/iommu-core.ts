@@ -6,6 +6,8 @@ import {
   hex,
   Kernel,
   LiveUpdateFlb,
+  Luo,
+  LuoFlbUnavailableError,
   type OnFlbFreeze,
   type OnFlbPrepare,
   type OnFlbRestore,
@@ -62,13 +64,22 @@ export class IommuCore
   private nextDomainId = 1;
   private readonly preservedHere = new Set<PhysAddr>();
   private readonly straysValue: IommuStrayContextEntryError[] = [];
-  /** Requester ids the previous kernel listed as kept (undefined: it listed none, or no update). */
+  /**
+   * Requester ids the previous kernel listed as kept and whose context is not adopted yet
+   * (undefined: it listed none, or no update).
+   */
   private keptDevices: Set<number> | undefined;
   /** True once the tables of a previous kernel were adopted (a restored boot). */
   adopted = false;
 
-  /** @param kernel - the running kernel (memory, the IOMMU, page allocator, reboot). */
-  constructor(readonly kernel: Kernel) {
+  /**
+   * @param kernel - the running kernel (memory, the IOMMU, page allocator, reboot).
+   * @param luo - its orchestrator (to restore this FLB on demand).
+   */
+  constructor(
+    readonly kernel: Kernel,
+    readonly luo: Luo,
+  ) {
     this.pages = kernelPageSource(kernel);
     kernel.addRebootParticipant({
       name: "iommu",
@@ -87,17 +98,29 @@ export class IommuCore
   /**
    * The root/context/PASID structures, set up on first use: a fresh root table, the caches
    * flushed, translation enabled — unless a previous kernel left translation on with its tables
-   * handed over, which this kernel must adopt first.
+   * handed over: then the first use adopts them (the FLB is restored on demand through
+   * `Luo.flbIncoming`, before any iommufd context is retrieved).
    *
-   * @throws {@link IommuNotRestoredError} while a previous kernel's tables are not adopted yet.
+   * @throws {@link IommuNotRestoredError} when a previous kernel left translation on and the
+   *   handover has no usable IOMMU core state (none, or released/failed: `cause` says which).
    */
   get tables(): VtdContextTables {
     if (this.tablesValue !== undefined) return this.tablesValue;
     const iommu = this.iommu;
     if (iommu.translationEnabled) {
+      // A previous kernel left translation on: adopt its tables now, before any context is
+      // retrieved, when the handover holds this FLB (upstream `liveupdate_flb_get_incoming()`).
+      let cause: unknown;
+      try {
+        if (this.luo.flbIncoming(IommuCore) && this.tablesValue !== undefined) return this.tablesValue;
+      } catch (error) {
+        if (!(error instanceof LuoFlbUnavailableError)) throw error;
+        cause = error;
+      }
       throw new IommuNotRestoredError(
-        "translation is on with a previous kernel's tables: retrieve the preserved iommufd objects first",
+        "translation is on with a previous kernel's tables and no usable IOMMU core handover to adopt them",
         { driver: "iommu-liveupdate", rootTable: hex(this.hardwareRoot()) },
+        { cause },
       );
     }
     const root = this.pages.alloc();
@@ -125,8 +148,12 @@ export class IommuCore
 
   // ---- domain ids and device ownership -----------------------------------------------------------
 
-  /** Hands out an unused domain id (1..65535), as `ida_alloc_range(&iommu->domain_ida, ...)`. */
+  /**
+   * Hands out an unused domain id (1..65535), as `ida_alloc_range(&iommu->domain_ida, ...)`. The
+   * tables are set up (or a previous kernel's adopted) first: its allocator and its ids come first.
+   */
   allocateDomainId(): number {
+    void this.tables;
     for (let n = 0; n < DOMAIN_IDS; n++) {
       const id = this.nextDomainId;
       this.nextDomainId = id + 1 >= DOMAIN_IDS ? 1 : id + 1;
@@ -155,10 +182,21 @@ export class IommuCore
     return this.owners.get(rid);
   }
 
+  /**
+   * Whether `rid` may be bound now: not bound, and not kept by the previous kernel for a preserved
+   * context that is not retrieved yet (the tables are set up or adopted first).
+   */
+  canBind(rid: number): boolean {
+    void this.tables;
+    return !this.owners.has(rid) && this.keptDevices?.has(rid) !== true;
+  }
+
   /** Records that `ctx` owns `rid` (or that nobody does). */
   setOwner(rid: number, ctx: IommufdContext | undefined): void {
     if (ctx === undefined) this.owners.delete(rid);
     else this.owners.set(rid, ctx);
+    // A kept device is reserved until its context is adopted; from then on it is an ordinary one.
+    this.keptDevices?.delete(rid);
   }
 
   // ---- live update -------------------------------------------------------------------------------
@@ -317,8 +355,8 @@ export class IommuCore
   }
 
   /**
-   * Whether the previous kernel handed `rid` over as kept attached (always true when its handover
-   * did not list devices, as a v1 one does not).
+   * Whether the previous kernel handed `rid` over as kept attached for a context not adopted yet
+   * (always true when its handover did not list devices, as a v1 one does not).
    */
   keptAcrossUpdate(rid: number): boolean {
     return this.keptDevices === undefined || this.keptDevices.has(rid);
