@@ -149,7 +149,7 @@ export class IommufdDriver
     this.live(hwpt.ctx);
     if (hwpt.attachments.size > 0 || hwpt.viommus.size > 0)
       throw new IommufdBusyError(`HWPT ${hwpt.id} has attached devices or vIOMMUs`, { hwpt: hwpt.id });
-    this.kernel.machine.iommu.invalidate({ kind: "iotlb-domain", domainId: hwpt.domainId });
+    this.core.qi.invalidate({ kind: "iotlb-domain", domainId: hwpt.domainId });
     hwpt.table.destroy();
     this.core.releaseDomainId(hwpt.domainId);
     hwpt.ioas.hwpts.delete(hwpt);
@@ -173,8 +173,13 @@ export class IommufdDriver
     const rid = typeof bdf === "number" ? bdf : requesterIdOf(parseBdf(bdf));
     if (!Number.isInteger(rid) || rid < 0 || rid > 0xffff)
       throw new IommufdInvalidArgumentError(`requester id ${rid} is not 16 bits`, { rid });
-    if (this.core.ownerOf(rid) !== undefined)
-      throw new IommufdBusyError(`device ${hex(rid)} is bound to another context`, { rid: hex(rid) });
+    if (!this.core.canBind(rid))
+      throw new IommufdBusyError(
+        `device ${hex(rid)} is bound to another context (or kept for one not retrieved yet)`,
+        {
+          rid: hex(rid),
+        },
+      );
     const device = new IommufdDevice(ctx, ctx.allocateId(), rid);
     ctx.devices.set(device.id, device);
     this.core.setOwner(rid, ctx);
@@ -297,7 +302,7 @@ export class IommufdDriver
    */
   nestedInvalidate(nested: NestedHwpt): void {
     this.live(nested.ctx);
-    flushNested(this.kernel.machine.iommu, nested);
+    flushNested(this.core.qi, nested);
   }
   // #endregion objects
 
@@ -349,7 +354,7 @@ export class IommufdDriver
         area: hex(split.iova),
       });
     let bytes = 0;
-    const iommu = this.kernel.machine.iommu;
+    const iommu = this.core.qi;
     for (const area of areas) {
       for (const hwpt of ioas.hwpts) {
         hwpt.table.unmap(area.iova, area.length);

@@ -90,3 +90,27 @@ export class IommufdHandoverMismatchError extends IommufdRestoreError {
   /** Stable code. */
   readonly code = "IOMMUFD_HANDOVER_MISMATCH";
 }
+
+/**
+ * The old kernel left a root or context entry present that no preserved context owns: a context
+ * entry for a requester id the IOMMU core's handover does not list, or a root entry for a bus with
+ * no listed device whose context table is malformed or was not preserved. Not an update failure —
+ * the preserved contexts are adopted — but the entry is cleared and the caches flushed when the
+ * root table is adopted, so DMA from such a device faults; the IOMMU core reports each one
+ * (`IommuCore.strays` and a timeline warning) instead of throwing.
+ */
+export class IommuStrayContextEntryError extends IommufdRestoreError {
+  /** Stable code. */
+  readonly code = "IOMMU_STRAY_CONTEXT_ENTRY";
+}
+
+/**
+ * The unit did not complete a queued invalidation: it stopped the queue (FSTS.IQE, e.g. a
+ * malformed descriptor) or the wait descriptor's status write did not arrive.
+ */
+export class IommuInvalidationError extends IommufdError {
+  /** Stable code. */
+  readonly code = "IOMMU_INVALIDATION_FAILED";
+  /** errno. */
+  readonly errno = "EIO";
+}

@@ -36,7 +36,9 @@ export {
   IommufdTableFormatError,
   IommufdTableNotPreservedError,
   IommufdTableSharedError,
+  IommuInvalidationError,
   IommuNotRestoredError,
+  IommuStrayContextEntryError,
 } from "./errors.js";
 export { IommuCore } from "./iommu-core.js";
 export { FilePins } from "./iommufd/file-pins.js";
@@ -58,6 +60,8 @@ export { pasidEntryOf } from "./iommufd/pasid-entry.js";
 export { type ResolvedArea, type WalkResult, walkPreservedTree } from "./restore/walk.js";
 export {
   ATTACH_WITH_PASID,
+  IOMMU_LU_DEVICES_LISTED,
+  IommuDeviceV2,
   IommufdAreaV1,
   IommufdAttachmentV1,
   IommufdDeviceV1,
@@ -74,8 +78,17 @@ export {
   IommuLiveupdateSchema,
   IommuLiveupdateV1,
   type IommuLiveupdateV1Value,
+  IommuLiveupdateV2,
+  type IommuLiveupdateV2Value,
 } from "./schema.js";
-export { type DeviceTables, type PresentPasids, VtdContextTables } from "./vtd/context-tables.js";
+export {
+  contextTableKey,
+  type DeviceTables,
+  GLOBAL_FLUSH,
+  type PresentPasids,
+  VtdContextTables,
+} from "./vtd/context-tables.js";
 export { flushIotlbRange } from "./vtd/flush.js";
+export { type Invalidator, invalidateAll, QueuedInvalidation } from "./vtd/invalidation-queue.js";
 export { kernelPageSource, type TablePageSource } from "./vtd/page-source.js";
 export { type LeafPermissions, type SecondStageLeaf, SecondStageTable } from "./vtd/second-stage.js";

@@ -190,6 +190,43 @@ export const IommuLiveupdateV1 = struct("iommu_liveupdate_v1", {
 });
 /** Decoded value of {@link IommuLiveupdateV1}. */
 export type IommuLiveupdateV1Value = Infer<typeof IommuLiveupdateV1>;
-/** The IOMMU core FLB's schema (`iommu-liveupdate-v1`). */
-export const IommuLiveupdateSchema = versionedSchema("iommu-liveupdate", IommuLiveupdateV1);
+
+/** `iommu_liveupdate_v2.flags`: `devices` lists every requester id the old kernel kept attached. */
+export const IOMMU_LU_DEVICES_LISTED = 1;
+
+/** A device the IOMMU core kept attached across the update (its requester id). */
+export const IommuDeviceV2 = struct("iommu_device_v2", {
+  rid: u16(),
+  _reserved: reserved(6),
+});
+
+/**
+ * Version 2 of the IOMMU core's shared state adds the requester ids of every device a preserved
+ * context owns (as the early `intel-iommu` KHO prototype lists its domains' devices): the new
+ * kernel blocks any other context entry it finds present when it adopts the root table.
+ */
+export const IommuLiveupdateV2 = struct("iommu_liveupdate_v2", {
+  root_table_phys: u64(),
+  next_domain_id: u32({ min: 1, max: 0xffff }),
+  flags: u32({ mask: IOMMU_LU_DEVICES_LISTED }),
+  nr_devices: u32({ max: 0x10000 }),
+  _reserved: reserved(4),
+  devices: arrayPointer(IommuDeviceV2, { count: "nr_devices" }),
+});
+/** Decoded value of {@link IommuLiveupdateV2}. */
+export type IommuLiveupdateV2Value = Infer<typeof IommuLiveupdateV2>;
+
+/**
+ * The IOMMU core FLB's schema (`iommu-liveupdate-v1`/`-v2`). v1 → v2 marks the device list as
+ * absent (flags 0: a v1 kernel did not list its devices, so stray context entries cannot be told
+ * apart); v2 → v1 is lossy: it drops the list, and the v1 reader loses that check.
+ */
+export const IommuLiveupdateSchema = versionedSchema("iommu-liveupdate", IommuLiveupdateV1).next(
+  IommuLiveupdateV2,
+  {
+    kind: "lossy",
+    up: (v1) => ({ ...v1, flags: 0, devices: [] }),
+    down: ({ root_table_phys, next_domain_id }) => ({ root_table_phys, next_domain_id }),
+  },
+);
 // #endregion flb

@@ -96,3 +96,25 @@ export class DmaProbe implements ScheduledDevice {
     this.machine.scheduler.unregister(this);
   }
 }
+
+/**
+ * One VM on build A: a 4 MiB RAM file, a context with one IOAS and one 4 KiB-page HWPT, the device
+ * at 00:04.0 attached, the file mapped at IOVA 16 MiB; with `preserve`, file (token 1) and context
+ * (token 2) are preserved in the default session.
+ */
+export function oneVm(options: { preserve?: boolean } = {}) {
+  const env = boot();
+  const { h, gm, fd } = env;
+  const file = gm.create("ram", { size: 4 * MiB });
+  const ctx = fd.open();
+  const ioas = fd.ioasAlloc(ctx);
+  const hwpt = fd.hwptAlloc(ioas, { largePages: false });
+  const dev = fd.bind(ctx, "00:04.0");
+  fd.attach(dev, hwpt);
+  fd.map(ioas, { iova: 0x100_0000, file, length: 4 * MiB });
+  if (options.preserve === true) {
+    h.preserve(1, file);
+    h.preserve(2, ctx);
+  }
+  return { ...env, file, ctx, ioas, hwpt, dev };
+}

@@ -28,7 +28,7 @@ import { type GuardView, guardTargets } from "./guard-targets.js";
 import { DriverDeclarationError } from "./handlers/errors.js";
 import type { PhaseGuardDeclaration } from "./handlers/metadata.js";
 import { attachOperationGate } from "./handlers/operation-gate.js";
-import type { DriverClass, ResetReport, SerializeAt } from "./handlers/types.js";
+import type { DriverClass, FlbClass, ResetReport, SerializeAt } from "./handlers/types.js";
 import { LUO_SCHEMA, LUO_SESSION_NAME_LENGTH, LUO_SUBTREE } from "./handover-schema.js";
 import { HandoverWriter } from "./handover-writer.js";
 import {
@@ -535,6 +535,35 @@ export class Luo {
   retrieveSession(name: string): IncomingSession {
     this.alive("retrieveSession");
     return this.incoming.retrieveSession(name);
+  }
+
+  /**
+   * The incoming state of an FLB class of this build, on demand (upstream
+   * `liveupdate_flb_get_incoming()`): FLBs are otherwise restored lazily, just before their first
+   * user object, so a driver that must own its shared state before any object is retrieved (an
+   * IOMMU core adopting the root table at boot or at first IOMMU use) asks for it here. When the
+   * handover holds the FLB and it is still pending, its `restore` hook runs now (once); later users
+   * only count, and it is finished after its last user as usual.
+   *
+   * @returns whether the handover held the FLB (`false` on a boot without handover).
+   * @throws `DriverDeclarationError` when the class is not an FLB of the build;
+   *   {@link LuoFlbUnavailableError} when the handover held it but it is unusable (invalid, failed,
+   *   or released at boot because no object needed it); {@link LuoRestoreAbortedError} when its
+   *   restore fails now under the `abort` policy; {@link LuoPhaseError} when called while the
+   *   orchestrator is still being built (from a driver constructor: the handover is not read yet).
+   */
+  flbIncoming(cls: FlbClass): boolean {
+    this.alive("flbIncoming");
+    if (this.incoming === undefined)
+      throw new LuoPhaseError("flbIncoming before the handover is read", "boot");
+    const unit = this.registry.unitOf(cls);
+    if (unit === undefined || unit.kind !== "flb") {
+      throw new DriverDeclarationError(`${cls.name} is not an FLB of kernel build ${this.build.version}`, {
+        driver: cls.name,
+        build: this.build.version,
+      });
+    }
+    return this.incoming.flbIncoming(unit);
   }
 
   /** Names of the incoming sessions not finished yet (retrieved or not). */

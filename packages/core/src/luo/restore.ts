@@ -518,6 +518,30 @@ export class IncomingUpdate {
     }
   }
 
+  /**
+   * An FLB of the handover, on demand (upstream `liveupdate_flb_get_incoming()`): restores it now
+   * if it is still pending (before any user object), and says whether the handover had it.
+   *
+   * @returns `false` when the handover has no such FLB (or this boot had no handover).
+   * @throws {@link LuoFlbUnavailableError} when it was in the handover but is not usable: invalid,
+   *   its restore failed, or it was released at boot because no object needed it;
+   *   {@link LuoRestoreAbortedError} when its restore fails now under `abort`.
+   */
+  flbIncoming(unit: HandlerUnit): boolean {
+    const flb = this.inFlbs.get(unit);
+    if (flb === undefined) return false;
+    if (flb.status === "restored" || flb.status === "finished") return true;
+    if (flb.status === "reset") {
+      throw new LuoFlbUnavailableError(
+        unit.name,
+        flb.compatible,
+        flb.error ?? `it was released at boot: no restored object needs FLB ${unit.name}`,
+      );
+    }
+    this.acquireFlb(unit);
+    return true;
+  }
+
   /** Restores an FLB before its first user; later users only count. */
   private acquireFlb(unit: HandlerUnit): void {
     const flb = this.inFlbs.get(unit);

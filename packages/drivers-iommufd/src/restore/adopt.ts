@@ -185,6 +185,8 @@ function adopt(ctx: IommufdContext, state: IommufdV2Value, r: RestoreContext, en
     newId(d.dev_id, `${field}.dev_id`);
     if (env.core.ownerOf(d.rid) !== undefined)
       mismatch(`${field}.rid`, `${hex(d.rid)} is bound to another context`);
+    if (!env.core.keptAcrossUpdate(d.rid))
+      mismatch(`${field}.rid`, `${hex(d.rid)} is not a device the IOMMU core's handover lists as kept`);
     const dir = Number(d.pasid_dir_phys);
     const raw = tables.readContextQwords(d.rid);
     if (dir === 0) {

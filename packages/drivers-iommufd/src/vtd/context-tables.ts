@@ -16,11 +16,12 @@ import {
   VTD_PASID_ENTRY_SIZE,
   VTD_PASID_TABLE_ENTRIES,
   VTD_ROOT_ENTRY_SIZE,
-  type VtdIommu,
+  type VtdInvalidation,
   type VtdPasidEntry,
   writeQwords,
 } from "@liveupdate/core";
 import { PASID_DIR_PDTS, RID_PASID } from "../abi.js";
+import { type Invalidator, invalidateAll } from "./invalidation-queue.js";
 import type { TablePageSource } from "./page-source.js";
 
 /** The per-device structures: the PASID directory and the PASID table pages under it. */
@@ -31,6 +32,26 @@ export interface DeviceTables {
   readonly pasidDirectory: PhysAddr;
   /** PASID table pages by directory index (PASID bits 19:6). */
   readonly pasidTables: Map<number, PhysAddr>;
+}
+
+/** Key of the context table holding `rid`'s entry: `bus * 2 + (devfn >= 128 ? 1 : 0)`. */
+export function contextTableKey(rid: number): number {
+  return (rid >> 8) * 2 + ((rid & 0xff) >= VTD_CONTEXT_ENTRIES ? 1 : 0);
+}
+
+/** The context cache, the PASID cache and the IOTLB, globally (after SRTP, or for untrusted state). */
+export const GLOBAL_FLUSH: readonly VtdInvalidation[] = Object.freeze([
+  { kind: "context-global" },
+  { kind: "pasid-cache-global" },
+  { kind: "iotlb-global" },
+]);
+
+/** What a changed PASID entry needs flushed: its PASID cache entry, (first stage) its PASID IOTLB, its domain's IOTLB. */
+function pasidFlush(domainId: number, pasid: number, firstStage: boolean): VtdInvalidation[] {
+  const out: VtdInvalidation[] = [{ kind: "pasid-cache-pasid", domainId, pasid }];
+  if (firstStage) out.push({ kind: "pasid-iotlb", domainId, pasid });
+  out.push({ kind: "iotlb-domain", domainId });
+  return out;
 }
 
 /** PASID entries of one device that are present, by PASID. */
@@ -50,13 +71,13 @@ export class VtdContextTables {
 
   /**
    * @param memory - physical memory.
-   * @param iommu - the remapping unit (for invalidations).
+   * @param iommu - where invalidations go: the driver's queue ({@link QueuedInvalidation}) or the unit.
    * @param source - where new pages come from.
    * @param root - the root table page.
    */
   constructor(
     private readonly memory: PhysicalMemory,
-    private readonly iommu: VtdIommu,
+    private readonly iommu: Invalidator,
     private readonly source: TablePageSource,
     readonly root: PhysAddr,
   ) {}
@@ -77,7 +98,7 @@ export class VtdContextTables {
     const bus = rid >> 8;
     const devfn = rid & 0xff;
     const upper = devfn >= VTD_CONTEXT_ENTRIES;
-    const key = bus * 2 + (upper ? 1 : 0);
+    const key = contextTableKey(rid);
     let table = this.contextTables.get(key);
     if (table === undefined) {
       if (!create) return undefined;
@@ -162,9 +183,7 @@ export class VtdContextTables {
   }
 
   private flushPasid(domainId: number, pasid: number, firstStage: boolean): void {
-    this.iommu.invalidate({ kind: "pasid-cache-pasid", domainId, pasid });
-    if (firstStage) this.iommu.invalidate({ kind: "pasid-iotlb", domainId, pasid });
-    this.iommu.invalidate({ kind: "iotlb-domain", domainId });
+    invalidateAll(this.iommu, pasidFlush(domainId, pasid, firstStage));
   }
 
   /** The present PASID entries of `rid`, read from memory. */
@@ -191,8 +210,9 @@ export class VtdContextTables {
     const present = this.presentPasids(rid);
     const slot = this.contextSlot(rid, false);
     if (slot !== undefined) writeQwords(this.memory, slot, [0n, 0n, 0n, 0n]);
-    this.iommu.invalidate({ kind: "context-device", sourceId: rid });
-    for (const [pasid, e] of present) this.flushPasid(e.domainId, pasid, e.type !== "second-stage");
+    const flush: VtdInvalidation[] = [{ kind: "context-device", sourceId: rid }];
+    for (const [pasid, e] of present) flush.push(...pasidFlush(e.domainId, pasid, e.type !== "second-stage"));
+    invalidateAll(this.iommu, flush);
     if (free) for (const page of this.devicePages(rid)) this.source.free(page);
     this.devices.delete(rid);
   }
@@ -202,12 +222,34 @@ export class VtdContextTables {
    * flushes every cache globally (the handover's domain ids cannot be trusted to target a flush).
    */
   blockUntrusted(rid: number): void {
+    this.clearContextEntry(rid);
+    this.flushAll();
+    this.devices.delete(rid);
+  }
+
+  /** Clears `rid`'s context entry without flushing (the caller flushes, e.g. {@link flushAll}). */
+  clearContextEntry(rid: number): void {
     const slot = this.contextSlot(rid, false);
     if (slot !== undefined) writeQwords(this.memory, slot, [0n, 0n, 0n, 0n]);
-    this.iommu.invalidate({ kind: "context-global" });
-    this.iommu.invalidate({ kind: "pasid-cache-global" });
-    this.iommu.invalidate({ kind: "iotlb-global" });
-    this.devices.delete(rid);
+  }
+
+  /** Flushes the context cache, the PASID cache and the IOTLB globally. */
+  flushAll(): void {
+    invalidateAll(this.iommu, GLOBAL_FLUSH);
+  }
+
+  /** Requester ids whose context entry is present (bit 0), over every context table known here. */
+  presentContextEntries(): number[] {
+    const out: number[] = [];
+    for (const [key, table] of this.contextTables) {
+      const bus = key >> 1;
+      const base = (key & 1) * VTD_CONTEXT_ENTRIES;
+      for (let i = 0; i < VTD_CONTEXT_ENTRIES; i++) {
+        if ((this.memory.readU64(table + i * VTD_CONTEXT_ENTRY_SIZE) & 1n) !== 0n)
+          out.push((bus << 8) | (base + i));
+      }
+    }
+    return out.sort((a, b) => a - b);
   }
 
   /** The four qwords of `rid`'s context entry (undefined when its context table is absent). */
