@@ -331,20 +331,27 @@ export class PhysicalMemory {
     }
   }
 
-  /** Copies `length` bytes from `src` to `dst` with memmove semantics (overlap allowed). */
+  /**
+   * Copies `length` bytes from `src` to `dst` with memmove semantics (overlap allowed). One host
+   * copy per pair of source and destination section runs (sections sharing one buffer); a
+   * never-written source section is copied as its fill byte.
+   */
   copy(dst: PhysAddr, src: PhysAddr, length: number): void {
     this.checkRange(src, length);
     this.checkRange(dst, length);
-    const overlapping = dst < src + length && src < dst + length;
-    if (overlapping || length <= SECTION_SIZE) {
-      this.write(dst, this.read(src, length));
-      return;
-    }
-    // Disjoint large copies go section by section, without a full-size intermediate buffer.
-    for (let done = 0; done < length; ) {
-      const chunk = Math.min(SECTION_SIZE - ((src + done) % SECTION_SIZE), length - done);
-      this.write(dst + done, this.read(src + done, chunk));
-      done += chunk;
+    if (length === 0 || dst === src) return;
+    // Everything pending is resolved first, so the runs below move plain bytes: the destination is
+    // backed (its fill byte becomes pending), the source's pending fills are applied (before the
+    // destination drops those under it, as the two may overlap), the destination's are dropped.
+    this.backRuns(Math.floor(dst / SECTION_SIZE), Math.floor((dst + length - 1) / SECTION_SIZE));
+    this.resolvePending(src, length, false);
+    this.resolvePending(dst, length, true);
+    // memmove: a destination above an overlapping source is copied from the end, so that no
+    // source byte is overwritten before it is read.
+    if (dst > src && dst < src + length) {
+      for (let left = length; left > 0; ) left -= this.copyRun(dst, src, left, true);
+    } else {
+      for (let done = 0; done < length; ) done += this.copyRun(dst + done, src + done, length - done, false);
     }
   }
 
@@ -505,6 +512,63 @@ export class PhysicalMemory {
     const p = this.pending[s]!;
     p.cut(offset, offset + length);
     if (p.empty) this.pending[s] = undefined;
+  }
+
+  /**
+   * Applies (a source: `written` false) or drops (a destination) the pending fills under
+   * `[phys, phys + length)`, section by section.
+   */
+  private resolvePending(phys: PhysAddr, length: number, written: boolean): void {
+    const end = phys + length;
+    const last = Math.floor((end - 1) / SECTION_SIZE);
+    for (let s = Math.floor(phys / SECTION_SIZE); s <= last; s++) {
+      if (this.pending[s] === undefined) continue;
+      const base = s * SECTION_SIZE;
+      const from = Math.max(phys, base) - base;
+      const to = Math.min(end, base + SECTION_SIZE) - base;
+      if (written) this.discard(s, from, to - from);
+      else this.settle(s, from, to - from);
+    }
+  }
+
+  /**
+   * One host copy of the first (or, `fromEnd`, the last) part of `[src, src + length)` to the same
+   * part of `[dst, dst + length)` that lies in one source run and one destination run; returns its
+   * length. Nothing may be pending there and the destination must be backed (see `copy`).
+   */
+  private copyRun(dst: PhysAddr, src: PhysAddr, length: number, fromEnd: boolean): number {
+    const n = Math.min(this.runBytes(src, length, fromEnd), this.runBytes(dst, length, fromEnd));
+    const from = fromEnd ? src + length - n : src;
+    const to = fromEnd ? dst + length - n : dst;
+    const ss = Math.floor(from / SECTION_SIZE);
+    const ds = Math.floor(to / SECTION_SIZE);
+    const target = this.span(this.sections[ds]!, to - ds * SECTION_SIZE, n);
+    const source = this.sections[ss];
+    if (source === undefined) {
+      target.fill(this.fillBytes[ss]!);
+    } else if (source.buffer === target.buffer) {
+      const at = source.byteOffset + (from - ss * SECTION_SIZE);
+      new Uint8Array(source.buffer).copyWithin(target.byteOffset, at, at + n);
+    } else {
+      target.set(this.span(source, from - ss * SECTION_SIZE, n));
+    }
+    return n;
+  }
+
+  /**
+   * Bytes of `[phys, phys + length)` from its start (or, `fromEnd`, back from its end) that lie in
+   * one run: sections backed by adjacent bytes of one buffer, or a single unbacked section.
+   */
+  private runBytes(phys: PhysAddr, length: number, fromEnd: boolean): number {
+    const edge = fromEnd ? phys + length - 1 : phys;
+    const s = Math.floor(edge / SECTION_SIZE);
+    const offset = edge - s * SECTION_SIZE;
+    let n = fromEnd ? offset + 1 : SECTION_SIZE - offset;
+    if (this.sections[s] !== undefined) {
+      const step = fromEnd ? -1 : 1;
+      for (let t = s; n < length && this.contiguous(fromEnd ? t - 1 : t); t += step) n += SECTION_SIZE;
+    }
+    return Math.min(n, length);
   }
 
   private readSlow(phys: PhysAddr, length: number): void {

@@ -247,7 +247,7 @@ describe("PhysicalMemory", () => {
     const size = 12 * MiB;
     const source = pattern(size);
 
-    it("match a byte-array model under multi-section writes, whole-section fills and reads", () => {
+    it("match a byte-array model under multi-section writes and copies, whole-section fills and reads", () => {
       const at = fc.nat(size - 1);
       fc.assert(
         fc.property(
@@ -274,6 +274,23 @@ describe("PhysicalMemory", () => {
               }),
               fc.record({ kind: fc.constant("read" as const), at, length: fc.nat(9 * MiB) }),
               fc.record({ kind: fc.constant("readU32" as const), at: fc.nat(size - 4) }),
+              fc.record({ kind: fc.constant("copy" as const), from: at, to: at, length: fc.nat(9 * MiB) }),
+              // Overlapping copies, within a section and across the sections of a shared buffer.
+              fc
+                .record({
+                  from: at,
+                  shift: fc.oneof(
+                    fc.integer({ min: -8192, max: 8192 }),
+                    fc.integer({ min: -3 * MiB, max: 3 * MiB }),
+                  ),
+                  length: fc.oneof(fc.nat(64 * 1024), fc.nat(9 * MiB)),
+                })
+                .map(({ from, shift, length }) => ({
+                  kind: "copy" as const,
+                  from,
+                  to: Math.min(size - 1, Math.max(0, from + shift)),
+                  length,
+                })),
               fc.record({ kind: fc.constant("view" as const), at, length: fc.integer({ min: 1, max: 64 }) }),
             ),
             { maxLength: 25 },
@@ -315,6 +332,20 @@ describe("PhysicalMemory", () => {
       expect(memory.readU8(3 * SECTION_SIZE + 2)).toBe(data[2 * SECTION_SIZE - 4096 + 2]);
       expect(memory.backedBytes()).toBe(4 * SECTION_SIZE);
     });
+  });
+
+  it("copies never-written (poisoned) sections as their fill byte, without backing them", () => {
+    const memory = new PhysicalMemory(new MemoryMap([{ base: 0, size: 16 * MiB, type: "ram" }]));
+    memory.fill(0, 8 * MiB, 0x6b); // whole sections: unbacked, read as poison
+    memory.fill(8 * MiB + 4096, 8192, 0x5a); // pending in the destination's first section
+    memory.copy(8 * MiB + 8192, 4096, 4 * MiB); // overwrites half of that pending range
+    expect(memory.backedBytes()).toBe(3 * SECTION_SIZE); // the destination's sections only
+    expect(memory.uniformSectionByte(0)).toBe(0x6b);
+    expect(memory.readU8(8 * MiB)).toBe(0);
+    expect(memory.readU8(8 * MiB + 4096)).toBe(0x5a); // pending, not overwritten: still applies
+    expect(memory.readU8(8 * MiB + 8192)).toBe(0x6b);
+    expect(memory.readU8(12 * MiB + 8191)).toBe(0x6b);
+    expect(memory.readU8(12 * MiB + 8192)).toBe(0);
   });
 
   it("exports a sparse image whose offsets are physical addresses", () => {
