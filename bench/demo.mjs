@@ -79,11 +79,13 @@ function run(mode, seed) {
   const u = report.updates[0];
   const drivers = Object.fromEntries(u.drivers.map((d) => [d.name, d.blackoutNs / 1e6]));
   const hooks = u.drivers.reduce((a, d) => a + d.blackoutNs, 0) / 1e6;
+  const emulation = u.deviceEmulationNs / 1e6;
   return {
     blackout: u.blackoutNs / 1e6,
     brownout: u.brownoutNs / 1e6,
     drivers,
-    other: u.blackoutNs / 1e6 - hooks,
+    emulation,
+    other: u.blackoutNs / 1e6 - hooks - emulation,
   };
 }
 
@@ -177,7 +179,7 @@ if (options.json) {
     log(
       `  per driver (blackout): ${Object.entries(s.perDriverBlackoutMs)
         .map(([d, v]) => `${d} ${ms(v)}`)
-        .join(", ")}; other ${ms(s.otherBlackoutMs)}`,
+        .join(", ")}; device emulation ${ms(s.emulationBlackoutMs)}; other ${ms(s.otherBlackoutMs)}`,
     );
   }
   log(`copy out and back: ${copies.map((c) => `${c.mib} MiB ${ms(c.ms)}`).join(", ")}`);
