@@ -26,6 +26,8 @@ export const IOMMU_IOAS_MAP_ALL = IOMMU_IOAS_MAP_WRITABLE | IOMMU_IOAS_MAP_READA
 export const SMALL_PAGE = 4096;
 /** 2 MiB: a second-stage leaf at level 2 (`PS`), used when IOVA, address and length allow. */
 export const LARGE_PAGE = 2 * 1024 * 1024;
+/** A level-3 leaf (PS set): 1 GiB, used where IOVA, address and length allow (VT-d `SLLPS` bit 1). */
+export const HUGE_PAGE = 1024 * 1024 * 1024;
 /** IOVAs are below 2^48 (4-level tables). */
 export const IOVA_LIMIT = 2 ** 48;
 /** Top level of every paging domain (4-level, 48-bit). */

@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 export {
+  HUGE_PAGE,
   IOMMU_FLB_COMPATIBLE,
   IOMMU_IOAS_MAP_ALL,
   IOMMU_IOAS_MAP_READABLE,

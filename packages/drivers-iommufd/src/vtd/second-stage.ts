@@ -6,7 +6,7 @@ import {
   type PhysicalMemory,
   tableIndex,
 } from "@liveupdate/core";
-import { LARGE_PAGE, SMALL_PAGE, TOP_LEVEL } from "../abi.js";
+import { HUGE_PAGE, LARGE_PAGE, SMALL_PAGE, TOP_LEVEL } from "../abi.js";
 import type { TablePageSource } from "./page-source.js";
 
 /** What one IOVA translates to in a domain's tables (a software walk, as the hardware would). */
@@ -59,9 +59,10 @@ export class SecondStageTable {
   readonly top: PhysAddr;
 
   /**
-   * Maps `[iova, iova + length)` to `[phys, phys + length)`: 2 MiB leaves where IOVA, address and
-   * the remaining length allow and `largePages` is set, 4 KiB leaves elsewhere. The range must be
-   * unmapped (the IOAS checks this); no invalidation is needed (VT-d caches no not-present entry).
+   * Maps `[iova, iova + length)` to `[phys, phys + length)`: with `largePages`, 1 GiB leaves and
+   * then 2 MiB leaves where IOVA, address and the remaining length allow (as Linux's
+   * `domain->iommu_superpage`), 4 KiB leaves elsewhere. The range must be unmapped (the IOAS checks
+   * this); no invalidation is needed (VT-d caches no not-present entry).
    */
   map(iova: number, phys: PhysAddr, length: number, perms: LeafPermissions, largePages: boolean): void {
     let done = 0;
@@ -70,10 +71,11 @@ export class SecondStageTable {
     while (done < length) {
       const va = iova + done;
       const pa = phys + done;
-      const large =
-        largePages && va % LARGE_PAGE === 0 && pa % LARGE_PAGE === 0 && length - done >= LARGE_PAGE;
-      const level = large ? 2 : 1;
-      const span = large ? LARGE_PAGE : SMALL_PAGE;
+      const fits = (size: number) =>
+        largePages && va % size === 0 && pa % size === 0 && length - done >= size;
+      const level = fits(HUGE_PAGE) ? 3 : fits(LARGE_PAGE) ? 2 : 1;
+      const large = level > 1;
+      const span = level === 3 ? HUGE_PAGE : level === 2 ? LARGE_PAGE : SMALL_PAGE;
       // Consecutive 4 KiB leaves share their level-1 table: walk once per 2 MiB, as Linux does.
       let table: PhysAddr;
       if (!large && leafTable >= 0 && Math.floor(va / LARGE_PAGE) === leafTableBase) table = leafTable;
