@@ -2,9 +2,11 @@ import { type Machine, VTD_CONTEXT_ENTRY_SIZE, VTD_REG, VTD_ROOT_ENTRY_SIZE } fr
 import { fieldOffset } from "@liveupdate/core/testkit";
 import { describe, expect, it } from "vitest";
 import {
+  IOMMU_LU_DEVICES_LISTED,
   IommuCore,
   IommuDeviceV2,
   IommufdHandoverMismatchError,
+  IommuLiveupdateSchema,
   IommuLiveupdateV2,
   IommuStrayContextEntryError,
 } from "../src/index.js";
@@ -112,5 +114,41 @@ describe("restore blocks what no preserved context owns", () => {
     h.machine.run(10_000);
     expect(probe.totalFaults()).toBeGreaterThan(faults);
     probe.stop();
+  });
+
+  it("with a handover that lists no devices (flags 0, as v1 upgraded), adopts and warns that strays go undetected", () => {
+    const { h, dev } = oneVm({ preserve: true });
+    const probe = new DmaProbe(h.machine, [
+      { requesterId: dev.requesterId, iova: 0x100_0000 },
+      { requesterId: STRAY_RID, iova: 0x100_0000 },
+    ]);
+    const result = h.update({
+      beforeBoot: (handover, machine) => {
+        const flb = handover.flbs.find((f) => f.compatible === "iommu-liveupdate-v2")!;
+        machine.memory.writeU32(flb.data + fieldOffset(IommuLiveupdateV2, "flags"), 0);
+        const from = contextSlot(machine, dev.requesterId);
+        const to = contextSlot(machine, STRAY_RID);
+        for (let q = 0; q < 4; q++) machine.memory.writeU64(to + q * 8, machine.memory.readU64(from + q * 8));
+      },
+    });
+    expect(h.driver(IommuCore).strays).toEqual([]);
+    expect(result.events.some((e) => e.kind === "warning" && e.message.includes("cannot be detected"))).toBe(
+      true,
+    );
+    const faults = probe.totalFaults();
+    h.machine.run(10_000);
+    expect(probe.totalFaults()).toBe(faults); // nothing blocked: the stray one gets through, as the warning says
+    probe.stop();
+  });
+});
+
+describe("the iommu-liveupdate schema", () => {
+  it("upgrades v1 with the device list marked absent and downgrades only as a lossy migration", () => {
+    const v1 = { root_table_phys: 0x5000n, next_domain_id: 3 };
+    const up = IommuLiveupdateSchema.migrate(v1, 1, 2).value;
+    expect(up).toMatchObject({ ...v1, flags: 0, devices: [] });
+    const v2 = { ...v1, flags: IOMMU_LU_DEVICES_LISTED, devices: [{ rid: 0x20 }] };
+    expect(() => IommuLiveupdateSchema.migrate(v2, 2, 1)).toThrow();
+    expect(IommuLiveupdateSchema.migrate(v2, 2, 1, { allowLossy: true }).value).toEqual(v1);
   });
 });

@@ -227,7 +227,7 @@ export class VtdContextTables {
     this.devices.delete(rid);
   }
 
-  /** Clears `rid`'s context entry without flushing (the caller flushes, e.g. {@link flushAll}). */
+  /** Clears `rid`'s context entry without flushing (the caller flushes, e.g. {@link VtdContextTables.flushAll}). */
   clearContextEntry(rid: number): void {
     const slot = this.contextSlot(rid, false);
     if (slot !== undefined) writeQwords(this.memory, slot, [0n, 0n, 0n, 0n]);
