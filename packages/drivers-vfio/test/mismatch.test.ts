@@ -1,9 +1,9 @@
 import { defineKernelBuild, LuoRestoreAbortedError, pciRegs } from "@liveupdate/core";
-import { withRestorePolicy } from "@liveupdate/core/testkit";
+import { fieldOffset, withRestorePolicy } from "@liveupdate/core/testkit";
 import { IommufdDriver } from "@liveupdate/drivers-iommufd";
 import { GuestmemfsDriver } from "@liveupdate/guestmemfs";
 import { describe, expect, it } from "vitest";
-import { VfioDeviceMismatchError, VfioPciDriver } from "../src/index.js";
+import { VfioDeviceMismatchError, VfioHandoverCorruptError, VfioPciDriver, VfioPciV2 } from "../src/index.js";
 import { bootVm } from "./fixtures.js";
 
 const lenient = defineKernelBuild({
@@ -77,5 +77,26 @@ describe("a device whose live state no longer matches its snapshot", () => {
     expect(engine.counters.resets).toBe(2); // once at first open, once now
     expect(result.session().status(2)).toBe("restored"); // iommufd (restored first, a dependency)
     expect(result.restored(1)).toBeDefined();
+  });
+
+  it("a record that lists vectors while its MSI-X is disabled is corrupt (typed, before the device is looked at)", () => {
+    const { h, engine, preserve } = bootVm();
+    preserve();
+    const result = h.update({
+      needs: {},
+      beforeBoot: (handover, machine) => {
+        const record = handover.file("default", 3)!.data;
+        machine.memory.writeU16(record + fieldOffset(VfioPciV2, "msix_flags"), 0);
+      },
+    });
+    let failure: unknown;
+    try {
+      result.restored(3);
+    } catch (error) {
+      failure = error;
+    }
+    expect((failure as Error).cause).toBeInstanceOf(VfioHandoverCorruptError);
+    expect((failure as Error).cause).toMatchObject({ context: { field: "vectors" } });
+    expect(engine.counters.resets).toBe(1); // a corrupt record touches no device
   });
 });

@@ -108,6 +108,34 @@ describe("the VMM model", () => {
     expect(again.outcome).toBe("updated");
   });
 
+  it("predicts every byte the device writes, from a mark taken with a descriptor in flight", () => {
+    const { machine, vmm } = host(1);
+    const vm = vmm.createVm({ name: "vm0", memoryBytes: 64 * MiB, devices: ["00:04.0"], workload: SMALL });
+    const w = vm.devices[0]!.workload;
+    machine.run(1_500); // 1.5 µs at 1 GB/s: the first 4 KiB copy is under way
+    expect(w.idle).toBe(false);
+    const from = w.mark();
+    for (let i = 0; i < 20; i++) vmm.step(100_000); // more than a ring's worth: the ring wraps
+    expect(vmm.quiesce()).toBe(true);
+    const to = w.mark();
+    expect((to.completed - from.completed) >>> 0).toBeGreaterThan(SMALL.ringSize);
+    const writes = w.predictedWrites(from, to);
+    expect(writes.length).toBe(SMALL.ringSize + SMALL.destinations);
+    for (const p of writes) expect(vm.ram.read(p.gpa, p.bytes.length)).toEqual(p.bytes);
+  });
+
+  it("refuses a workload geometry the model cannot predict", () => {
+    const { vmm } = host(1);
+    expect(() =>
+      vmm.createVm({
+        name: "odd",
+        memoryBytes: 64 * MiB,
+        devices: ["00:04.0"],
+        workload: { ...SMALL, sources: 24 },
+      }),
+    ).toThrow(VmmConfigError);
+  });
+
   it("a check catches a byte the update changed", () => {
     const { machine, vmm } = host(1);
     const vm = vmm.createVm({ name: "vm0", memoryBytes: 64 * MiB, devices: ["00:04.0"], workload: SMALL });

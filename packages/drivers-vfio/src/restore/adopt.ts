@@ -54,7 +54,8 @@ export function adoptDevice(state: VfioPciV2Value, r: RestoreContext, env: Adopt
   if (mismatch !== undefined) {
     setCommandBits(fn, COMMAND_MASTER, false);
     if (state.reset_works !== 0) initiateFlr(fn);
-    for (const v of state.vectors) env.pci.releaseVector(v.host_vector);
+    // The record's host vectors stay reserved for this boot: they come from the handover, and
+    // nothing proves they were this device's rather than another preserved device's.
     throw new VfioDeviceMismatchError(`${bdf}: ${mismatch.field} ${mismatch.why}; the device was reset`, {
       ...where,
       bdf,
@@ -92,6 +93,8 @@ function checkRecord(state: VfioPciV2Value, bdf: string, where: Where, pci: PciC
     if (bars.has(b.index)) corrupt(`bars[${i}].index`, `repeats BAR ${b.index}`);
     bars.add(b.index);
   });
+  if (!msixEnabled(state.msix_flags) && state.vectors.length > 0)
+    corrupt("vectors", "lists MSI-X vectors while the recorded MSI-X is disabled");
   const indices = new Set<number>();
   const hosts = new Set<number>();
   state.vectors.forEach((v, i) => {

@@ -2,6 +2,7 @@ import { crc32 } from "node:zlib";
 import { dmaEngineAbi as abi, Prng } from "@liveupdate/core";
 import type { VfioDevice, VfioPciDriver } from "@liveupdate/drivers-vfio";
 import type { GuestmemMapping } from "@liveupdate/guestmemfs";
+import { VmmConfigError } from "../errors.js";
 
 /** Geometry of a {@link DmaWorkload}: where its ring, records and buffers are in guest RAM. */
 export interface DmaWorkloadLayout {
@@ -47,7 +48,11 @@ export interface PredictedWrite {
 export interface WorkloadMark {
   /** The COMPLETED register. */
   readonly completed: number;
-  /** The HEAD register (the descriptor in flight or next). */
+  /**
+   * The HEAD register: the slot of the descriptor in flight, or of the next one. The engine
+   * advances HEAD when a descriptor completes (not when it fetches it), so the first completion
+   * after the mark is slot `head` and carries sequence `completed + 1`.
+   */
   readonly head: number;
 }
 
@@ -74,7 +79,24 @@ export class DmaWorkload {
     readonly layout: DmaWorkloadLayout,
     private ram: GuestmemMapping,
     private access: { vfio: VfioPciDriver; device: VfioDevice },
-  ) {}
+  ) {
+    // The model keeps the last `ringSize` completions: every source and destination must recur
+    // within one ring, or a destination written earlier would fall out of the prediction.
+    const pow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+    if (
+      !pow2(layout.ringSize) ||
+      layout.ringSize % layout.sources !== 0 ||
+      layout.ringSize % layout.destinations !== 0
+    )
+      throw new VmmConfigError(
+        "the ring size must be a power of two and a multiple of sources and destinations",
+        {
+          ringSize: layout.ringSize,
+          sources: layout.sources,
+          destinations: layout.destinations,
+        },
+      );
+  }
 
   /** After an update: the restored RAM mapping and the new kernel's device. */
   rebind(ram: GuestmemMapping, access: { vfio: VfioPciDriver; device: VfioDevice }): void {
@@ -164,9 +186,10 @@ export class DmaWorkload {
 
   /**
    * What the device wrote between `from` and `to` if it did exactly its job: for each record slot
-   * the last record, for each destination the source copied last. Records carry status SUCCESS,
-   * the source's CRC32, the bytes and the sequence number — a fault or a lost descriptor shows as a
-   * different digest.
+   * the last record, for each destination the source copied last. The engine completes
+   * descriptors strictly in ring order (one at a time, from HEAD), which is what makes "last" well
+   * defined. Records carry status SUCCESS, the source's CRC32, the bytes and the sequence number —
+   * a fault or a lost descriptor shows as a different digest.
    */
   predictedWrites(from: WorkloadMark, to: WorkloadMark): PredictedWrite[] {
     const l = this.layout;
