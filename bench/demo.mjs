@@ -30,8 +30,8 @@
 import { parseArgs } from "node:util";
 import { runDemo } from "../packages/cli/dist/index.js";
 import { Machine, MiB } from "../packages/core/dist/index.js";
-import { benchProgress } from "./lib/progress.mjs";
-import { collectGarbage, environment, loadAverage, median, ms, now, printEnvironment } from "./lib/stats.mjs";
+import { benchOutput } from "./lib/output.mjs";
+import { collectGarbage, environment, loadAverage, median, ms, now } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
   options: {
@@ -51,7 +51,8 @@ const TARGET_SCALE = 1.2;
 const TARGET_BASELINE = 100;
 /** One host size for every mode (the 48 GiB VMs and the kernel's reserve fit): only guest memory varies. */
 const HOST_GiB = Math.ceil(VMS * LARGE * 1.1 + 8);
-const log = options.json ? () => {} : (...a) => console.log(...a);
+const out = benchOutput(options);
+const log = out.log;
 
 const MODES = [
   { name: "relaxed-1G", vmGiB: SMALL, serializeAt: "prepare" },
@@ -109,11 +110,11 @@ function copyCost(mib) {
   return median(times);
 }
 
-if (!options.json) printEnvironment();
+out.environment();
 const env = environment();
 log(`reps ${REPS} (+1 warm-up), ${VMS} VMs on a ${HOST_GiB} GiB host, load ${loadAverage()}`);
 const samples = Object.fromEntries(MODES.map((m) => [m.name, []]));
-const progress = benchProgress((REPS + 1) * MODES.length + 1, options);
+const progress = out.progress((REPS + 1) * MODES.length + 1);
 for (let rep = 0; rep <= REPS; rep++) {
   for (let i = 0; i < MODES.length; i++) {
     const mode = MODES[(i + rep) % MODES.length];
@@ -168,9 +169,8 @@ const result = {
     baselineOverOurs48: { target: `≥ ${TARGET_BASELINE}`, met: baselineRatio >= TARGET_BASELINE },
   },
 };
-if (options.json) {
-  console.log(JSON.stringify(result, null, 2));
-} else {
+out.figures(result);
+if (!out.json) {
   for (const m of MODES) {
     const s = summary[m.name];
     log(

@@ -6,7 +6,7 @@
  * Also the IOTLB-miss walk cost per translation (a miss vs a hit, per page size).
  *
  * Uses the built package (`npx tsc -b` first). Run: `node --expose-gc bench/dma-engine.mjs`
- * Options: `--size 64` (MiB per buffer), `--reps N` (default 15), `--json FILE`.
+ * Options: `--size 64` (MiB per buffer), `--reps N` (default 15), `--json` (only the figures, as JSON on standard output).
  *
  * Method: one 4 GiB machine, manual clock; translation enabled with scalable-mode tables built by
  * the public encoders; the engine (bandwidth Infinity: host-bound) at 00:04.0 with a 256-entry ring
@@ -19,7 +19,6 @@
  * buffers (the host's copy speed): `PhysicalMemory.copy` goes through a fresh intermediate buffer
  * per 2 MiB section, which makes it several times slower than one `set`.
  */
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { crc32 } from "node:zlib";
 import {
@@ -38,23 +37,17 @@ import {
   tableIndex,
   writeQwords,
 } from "../packages/core/dist/index.js";
-import {
-  collectGarbage,
-  gibPerSecond,
-  loadAverage,
-  median,
-  ms,
-  printEnvironment,
-  time,
-} from "./lib/stats.mjs";
+import { benchOutput } from "./lib/output.mjs";
+import { collectGarbage, gibPerSecond, loadAverage, median, ms, time } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
   options: {
     size: { type: "string", default: "64" },
     reps: { type: "string", default: "15" },
-    json: { type: "string" },
+    json: { type: "boolean", default: false },
   },
 });
+const out = benchOutput(options);
 const SIZE = Number(options.size) * MiB;
 const REPS = Number(options.reps);
 const DESCRIPTOR_BYTES = MiB;
@@ -223,9 +216,10 @@ function walkCost(rig, pageSize) {
   return { missNs: (median(misses) * 1e6) / count, hitNs: (median(hits) * 1e6) / count };
 }
 
-printEnvironment();
-console.log(`buffer ${SIZE / MiB} MiB in ${SIZE / DESCRIPTOR_BYTES} descriptors of 1 MiB; ${REPS} rounds`);
+out.environment();
+out.log(`buffer ${SIZE / MiB} MiB in ${SIZE / DESCRIPTOR_BYTES} descriptors of 1 MiB; ${REPS} rounds`);
 const results = [];
+const progress = out.progress(2 * 2 * REPS + 2);
 for (const pageSize of [2 * MiB, 4096]) {
   const rig = setup(pageSize);
   verify(rig, rig.pass(abi.OP_COPY_CRC32), true); // warm-up: IOTLB, sections
@@ -243,6 +237,7 @@ for (const pageSize of [2 * MiB, 4096]) {
     const hostSrc = new Uint8Array(SIZE).fill(1);
     const hostDst = new Uint8Array(SIZE);
     for (let r = 0; r < REPS; r++) {
+      progress.tick(`${pageSize === 4096 ? "4 KiB" : "2 MiB"} ${name} round ${r + 1}`);
       collectGarbage();
       let p;
       let e;
@@ -275,17 +270,18 @@ for (const pageSize of [2 * MiB, 4096]) {
       pass: name === "copy" ? ratio >= target : undefined,
     };
     results.push(row);
-    console.log(
+    out.log(
       `${row.pageSize} ${name.padEnd(10)} plain ${ms(row.plainMs)} (${gibPerSecond(SIZE, row.plainMs)}) · engine ${ms(row.engineMs)} (${gibPerSecond(SIZE, row.engineMs)}) · ${ratio.toFixed(2)}× (vs Uint8Array.set ${ms(row.hostSetMs)}: ${row.engineToHostSet.toFixed(2)}×)${row.target === undefined ? "" : ` (target ≥ ${target}×: ${row.pass ? "PASS" : "FAIL"})`}`,
     );
   }
+  progress.tick(`${pageSize === 4096 ? "4 KiB" : "2 MiB"} IOTLB-miss walk`);
   const cost = walkCost(rig, pageSize);
   const translations = rig.engine.counters.dmaTranslations;
   results.push({ pageSize: pageSize === 4096 ? "4 KiB" : "2 MiB", walk: cost, translations });
-  console.log(
+  out.log(
     `${pageSize === 4096 ? "4 KiB" : "2 MiB"} IOTLB miss (walk) ${cost.missNs.toFixed(0)} ns/translation · hit ${cost.hitNs.toFixed(0)} ns · walk cost ${(cost.missNs - cost.hitNs).toFixed(0)} ns`,
   );
 }
-console.log(`load average at the end: ${loadAverage()}`);
-if (options.json !== undefined)
-  writeFileSync(options.json, `${JSON.stringify({ size: SIZE, reps: REPS, results }, null, 2)}\n`);
+progress.stop();
+out.log(`load average at the end: ${loadAverage()}`);
+out.figures({ size: SIZE, reps: REPS, results });

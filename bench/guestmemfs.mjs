@@ -9,7 +9,7 @@
  * Options: `--reps N` (default 7; times are medians), `--memory SIZE` (default 64G, sparse),
  * `--carve SIZE` (default 49G: `guestmemfs=` of both kernels), `--copy-sizes LIST` (GiB of data
  * copied for real to measure the baseline, default `0.5,1,2,4`), `--copy-reps N` (default 5),
- * `--sampled N` (files that get a sample page, default 64), `--json FILE`.
+ * `--sampled N` (files that get a sample page, default 64), `--json` (only the figures, as JSON on standard output).
  *
  * Method: per run, a fresh 64 GiB machine (sparse emulated RAM, poisoning on as by default) boots a
  * kernel with `guestmemfs=49G`; the files are created with equal sizes summing to the data size and
@@ -41,13 +41,13 @@
  * the data: the fit's worst relative residual is reported) — 48 GiB backed plus 48 GiB of buffers
  * do not fit this host. It is a lower bound (a real save goes to storage).
  */
-import { writeFileSync } from "node:fs";
 import { freemem } from "node:os";
 import { parseArgs } from "node:util";
 import { defineKernelBuild, GiB, Prng } from "../packages/core/dist/index.js";
 import { LiveUpdateHarness } from "../packages/core/dist/testkit/index.js";
 import { DataExtentAudit, EXTENT_SIZE, GuestmemfsDriver } from "../packages/guestmemfs/dist/index.js";
-import { bytes, collectGarbage, loadAverage, median, ms, printEnvironment } from "./lib/stats.mjs";
+import { benchOutput } from "./lib/output.mjs";
+import { bytes, collectGarbage, loadAverage, median, ms } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
   options: {
@@ -57,9 +57,10 @@ const { values: options } = parseArgs({
     "copy-sizes": { type: "string", default: "0.5,1,2,4" },
     "copy-reps": { type: "string", default: "5" },
     sampled: { type: "string", default: "64" },
-    json: { type: "string" },
+    json: { type: "boolean", default: false },
   },
 });
+const out = benchOutput(options);
 const REPS = Number(options.reps);
 const COPY_SIZES = options["copy-sizes"].split(",").map(Number);
 const COPY_REPS = Number(options["copy-reps"]);
@@ -175,16 +176,16 @@ function fitLine(points) {
   return { slope, intercept, worstResidual: worst, at: (x) => intercept + slope * x };
 }
 
-printEnvironment();
-console.log(
-  `# machine ${options.memory}, ${cmdline}, ${REPS} repetitions (+1 warm-up), scenarios interleaved`,
-);
+out.environment();
+out.log(`# machine ${options.memory}, ${cmdline}, ${REPS} repetitions (+1 warm-up), scenarios interleaved`);
 const samples = new Map();
 const SCENARIOS = FILES.flatMap((files) => DATA.map((data) => ({ files, data })));
+const progress = out.progress((REPS + 1) * SCENARIOS.length + COPY_SIZES.length);
 for (let rep = 0; rep <= REPS; rep++) {
   // The order rotates with each repetition: the run after a heavy one pays for its garbage.
   for (let k = 0; k < SCENARIOS.length; k++) {
     const { files, data } = SCENARIOS[(k + rep) % SCENARIOS.length];
+    progress.tick(`rep ${rep}${rep === 0 ? " (warm-up)" : ""} ${data} GiB / ${files} files`);
     {
       const figures = runUpdate(data, files, 1000 * rep + files + data);
       if (rep === 0) continue;
@@ -199,6 +200,7 @@ for (let rep = 0; rep <= REPS; rep++) {
 const copied = [];
 const skipped = [];
 for (const size of COPY_SIZES) {
+  progress.tick(`stop-and-copy ${size} GiB`);
   // Backed guest data + host buffers, plus a margin for the rest of the process.
   const needed = 2 * size * GiB + 2 * GiB;
   if (needed > freemem()) {
@@ -215,20 +217,19 @@ for (const size of COPY_SIZES) {
   // bound), and the least disturbed by other load on a shared host.
   copied.push({ gib: size, ms: Math.min(...runs), medianMs: median(runs), runs });
 }
+progress.stop();
 if (copied.length < 2) throw new Error("too few copy sizes fit in host memory to fit a line");
 const fit = fitLine(copied.map((c) => ({ x: c.gib, y: c.ms })));
 /** Copy time for `gib` GiB: measured where it was, else from the fit. */
 const copyMs = (gib) => copied.find((c) => c.gib === gib)?.ms ?? fit.at(gib);
 const copyKind = (gib) => (copied.some((c) => c.gib === gib) ? "measured" : "extrapolated");
-console.log("| copied for real | copy out + back (fastest) | median | GiB/s moved (out + back) |");
-console.log("|---:|---:|---:|---:|");
+out.log("| copied for real | copy out + back (fastest) | median | GiB/s moved (out + back) |");
+out.log("|---:|---:|---:|---:|");
 for (const c of copied)
-  console.log(
-    `| ${c.gib} GiB | ${ms(c.ms)} | ${ms(c.medianMs)} | ${((2 * c.gib) / (c.ms / 1000)).toFixed(2)} |`,
-  );
+  out.log(`| ${c.gib} GiB | ${ms(c.ms)} | ${ms(c.medianMs)} | ${((2 * c.gib) / (c.ms / 1000)).toFixed(2)} |`);
 for (const s of skipped)
-  console.log(`# skipped ${s.gib} GiB: needs ${bytes(s.neededBytes)}, ${bytes(s.freeBytes)} free`);
-console.log(
+  out.log(`# skipped ${s.gib} GiB: needs ${bytes(s.neededBytes)}, ${bytes(s.freeBytes)} free`);
+out.log(
   `# fit: copy(GiB) = ${fit.intercept.toFixed(1)} ms + ${fit.slope.toFixed(1)} ms/GiB; worst residual ${(100 * fit.worstResidual).toFixed(1)} %; 48 GiB → ${ms(fit.at(48))} (extrapolated)`,
 );
 
@@ -248,13 +249,13 @@ for (const [key, runs] of samples) {
     copy: copyKind(gib),
   };
 }
-console.log(
+out.log(
   "| data | files | extents | brownout | blackout | handed over | bytes written into data | stop-and-copy blackout | its copy |",
 );
-console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+out.log("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
 for (const [key, r] of Object.entries(results)) {
   const [data, files] = key.split("/");
-  console.log(
+  out.log(
     `| ${data}iB | ${files} | ${r.extents} | ${ms(r.brownoutMs)} | ${ms(r.blackoutMs)} | ${bytes(r.handoverBytes)} | ${r.bytesWrittenToData} | ${ms(r.stopAndCopyBlackoutMs)} | ${r.copy} |`,
   );
 }
@@ -268,14 +269,19 @@ for (const files of FILES) {
   ratios[files] = { scale, baseline };
   const ok = scale <= TARGET_SCALE && baseline >= TARGET_BASELINE;
   pass &&= ok;
-  console.log(
+  out.log(
     `${files} files: blackout(48 GiB) / blackout(1 GiB) = ${scale.toFixed(2)} (target ≤ ${TARGET_SCALE}); stop-and-copy / ours at 48 GiB = ${baseline.toFixed(0)}× (target ≥ ${TARGET_BASELINE}×) — ${ok ? "PASS" : "FAIL"}`,
   );
 }
-console.log(`# 1-minute load average at the end: ${loadAverage()}`);
-if (options.json !== undefined) {
-  writeFileSync(
-    options.json,
-    `${JSON.stringify({ memory: options.memory, carve: options.carve, reps: REPS, copied, skipped, fit: { interceptMs: fit.intercept, msPerGiB: fit.slope, worstResidual: fit.worstResidual }, results, ratios, pass }, null, 2)}\n`,
-  );
-}
+out.log(`# 1-minute load average at the end: ${loadAverage()}`);
+out.figures({
+  memory: options.memory,
+  carve: options.carve,
+  reps: REPS,
+  copied,
+  skipped,
+  fit: { interceptMs: fit.intercept, msPerGiB: fit.slope, worstResidual: fit.worstResidual },
+  results,
+  ratios,
+  pass,
+});

@@ -7,7 +7,7 @@
  * at 1,000,000 mappings. Both are also given as a share of the update's blackout.
  *
  * Uses the built packages (`npx tsc -b` first). Run: `node --expose-gc bench/iommufd-adopt.mjs`
- * Options: `--reps N` (default 3; times are medians), `--json FILE`.
+ * Options: `--reps N` (default 3; times are medians), `--json` (only the figures, as JSON on standard output).
  *
  * Method: per run, a fresh 8 GiB machine (sparse RAM, poisoning on) boots a kernel with
  * `guestmemfs=5G`; one guestmemfs file backs the mappings; the VMM registers them in areas of up
@@ -20,17 +20,18 @@
  * "Replay per area" re-issues the VMM's areas instead (512× fewer calls), for reference. The
  * scenarios alternate within each repetition; one warm-up repetition is dropped.
  */
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { defineKernelBuild } from "../packages/core/dist/index.js";
 import { LiveUpdateHarness } from "../packages/core/dist/testkit/index.js";
 import { IommufdDriver } from "../packages/drivers-iommufd/dist/index.js";
 import { GuestmemfsDriver } from "../packages/guestmemfs/dist/index.js";
-import { collectGarbage, loadAverage, median, ms, printEnvironment } from "./lib/stats.mjs";
+import { benchOutput } from "./lib/output.mjs";
+import { collectGarbage, loadAverage, median, ms } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
-  options: { reps: { type: "string", default: "3" }, json: { type: "string" } },
+  options: { reps: { type: "string", default: "3" }, json: { type: "boolean", default: false } },
 });
+const out = benchOutput(options);
 const REPS = Number(options.reps);
 const TARGET = 50;
 const PAGE = 4096;
@@ -117,15 +118,18 @@ function runScenario(s, seed) {
   return { adoptMs, decodeMs, blackoutMs, replayMs, replayAreaMs, tablePages, areas: areas.length };
 }
 
-printEnvironment();
-console.log(`# iommufd adopt vs replay, ${REPS} repetitions (+1 warm-up), medians`);
+out.environment();
+out.log(`# iommufd adopt vs replay, ${REPS} repetitions (+1 warm-up), medians`);
 const samples = SCENARIOS.map(() => []);
+const progress = out.progress((REPS + 1) * SCENARIOS.length);
 for (let rep = 0; rep <= REPS; rep++) {
   SCENARIOS.forEach((s, i) => {
+    progress.tick(`rep ${rep}${rep === 0 ? " (warm-up)" : ""} ${s.name}`);
     const r = runScenario(s, 1000 + rep * 10 + i);
     if (rep > 0) samples[i].push(r);
   });
 }
+progress.stop();
 const rows = SCENARIOS.map((s, i) => {
   const m = (k) => median(samples[i].map((r) => r[k]));
   const row = {
@@ -146,24 +150,19 @@ const rows = SCENARIOS.map((s, i) => {
     replayShare: row.replayMs / (row.blackoutMs - row.adoptMs + row.replayMs),
   };
 });
-console.log(
+out.log(
   "| scenario | mappings | areas | table pages | adopt (walk incl.) | decode | replay per mapping | replay per area | replay / adopt | adopt share of blackout | replay share of blackout |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+out.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
-  console.log(
+  out.log(
     `| ${r.scenario} | ${r.mappings.toLocaleString("en")} | ${r.areas.toLocaleString("en")} | ${r.tablePages.toLocaleString("en")} | ${ms(r.adoptMs)} | ${ms(r.decodeMs)} | ${ms(r.replayMs)} | ${ms(r.replayAreaMs)} | ${r.ratio.toFixed(1)}× | ${(100 * r.adoptShare).toFixed(1)} % | ${(100 * r.replayShare).toFixed(1)} % |`,
   );
 }
 const big = rows.find((r) => r.scenario.startsWith("1,000,000"));
 const pass = big.ratio >= TARGET;
-console.log(
+out.log(
   `# target: replay / adopt ≥ ${TARGET}× at 1,000,000 mappings: ${big.ratio.toFixed(1)}× — ${pass ? "PASS" : "FAIL"}`,
 );
-console.log(`# 1-minute load average at the end: ${loadAverage()}`);
-if (options.json !== undefined) {
-  writeFileSync(
-    options.json,
-    `${JSON.stringify({ benchmark: "iommufd-adopt", reps: REPS, target: TARGET, pass, rows }, null, 2)}\n`,
-  );
-}
+out.log(`# 1-minute load average at the end: ${loadAverage()}`);
+out.figures({ benchmark: "iommufd-adopt", reps: REPS, target: TARGET, pass, rows });

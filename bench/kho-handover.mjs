@@ -7,7 +7,7 @@
  * Options: `--sizes 1,16,64` (GiB), `--orders 9,0`, `--reps N` (default 9 up to 64 Ki folios, 5
  * under 1 M folios, 1 above; times are medians), `--no-restore`, `--no-poison` (reboot without poisoning
  * unpreserved memory; poisoning is the kernel's default and is kept on: on sparse memory it costs
- * tens of milliseconds), `--json FILE` (also write the results as JSON).
+ * tens of milliseconds), `--json` (only the figures, as JSON on standard output).
  *
  * Method: one 80 GiB sparse machine per case. The preserved range starts at 8 GiB, which is aligned
  * to the bitmap span of every order (8 GiB for order 9, 16 MiB for order 0), so the range is
@@ -23,7 +23,6 @@
  * Baseline in the same process: setting the same number of bits in a plain `Uint8Array` bitmap (the
  * irreducible cost of the format); preserve is reported as a ratio to it.
  */
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
   bootKernel,
@@ -39,7 +38,8 @@ import {
 } from "../packages/core/dist/index.js";
 // Not part of the public surface: used only to time the memory-map read on its own.
 import { readIncomingMemoryMap, readRootFdt, readScratchAreas } from "../packages/core/dist/kho/incoming.js";
-import { bytes, collectGarbage, loadAverage, median, ms, now, printEnvironment } from "./lib/stats.mjs";
+import { benchOutput } from "./lib/output.mjs";
+import { bytes, collectGarbage, loadAverage, median, ms, now } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
   options: {
@@ -48,9 +48,10 @@ const { values: options } = parseArgs({
     reps: { type: "string" },
     "no-restore": { type: "boolean", default: false },
     "no-poison": { type: "boolean", default: false },
-    json: { type: "string" },
+    json: { type: "boolean", default: false },
   },
 });
+const out = benchOutput(options);
 const SIZES_GIB = options.sizes.split(",").map(Number);
 const ORDERS = options.orders.split(",").map(Number);
 const RESTORE = !options["no-restore"];
@@ -245,25 +246,25 @@ function printCase(r) {
   const granularity = r.order === 9 ? "2 MiB" : "4 KiB";
   const p = r.perGiBMs;
   const m = r.metadata;
-  console.log(
+  out.log(
     `\n${r.sizeGiB} GiB in ${granularity} folios (order ${r.order}, ${r.folios.toLocaleString("en-US")} folios; median of ${r.reps})`,
   );
-  console.log(
+  out.log(
     `  alloc ${ms(r.timesMs.alloc)} · preserve ${ms(r.timesMs.preserve)} · finalize ${ms(r.timesMs.finalize)} · reboot ${ms(r.timesMs.reboot)} · read memory map ${ms(r.timesMs.readMap)} · kexecBoot ${ms(r.timesMs.kexecBoot)}${r.timesMs.restore !== undefined ? ` · restore ${ms(r.timesMs.restore)}` : ""}`,
   );
-  console.log(
+  out.log(
     `  per GiB: preserve ${ms(p.preserve)} · serialize ${ms(p.finalize)} · reboot ${ms(p.reboot)} · read map ${ms(p.readMap)} · deserialize (kexecBoot) ${ms(p.kexecBoot)}${p.restore !== undefined ? ` · restore ${ms(p.restore)}` : ""}`,
   );
-  console.log(
+  out.log(
     `  preserve ${r.preserveNsPerFolio.toFixed(0)} ns/folio vs plain bitmap ${r.baselineNsPerBit.toFixed(2)} ns/bit → ×${r.preserveVsBaseline.toFixed(0)}`,
   );
-  console.log(
+  out.log(
     `  metadata ${m.walked.bytes} B (${m.walked.chunks} chunks, ${m.walked.bitmaps} bitmaps) = ${bytes(m.bytesPerGiB)}/GiB; ` +
       `expected ${m.expected.bytes} B = formula ${m.benchFormula.bytes} B (${bytes(m.benchFormulaBytesPerGiB)}/GiB) + root FDT page ${m.expected.bytes - m.benchFormula.bytes} B → ${r.match ? "MATCH" : "MISMATCH"}`,
   );
-  for (const problem of r.problems) console.log(`  !! ${problem}`);
-  if (r.restoreError !== undefined) console.log(`  !! RESTORE FAILED: ${r.restoreError}`);
-  console.log(`  host: heap ${r.heapUsedMiB.toFixed(0)} MiB, rss ${r.rssMiB.toFixed(0)} MiB`);
+  for (const problem of r.problems) out.log(`  !! ${problem}`);
+  if (r.restoreError !== undefined) out.log(`  !! RESTORE FAILED: ${r.restoreError}`);
+  out.log(`  host: heap ${r.heapUsedMiB.toFixed(0)} MiB, rss ${r.rssMiB.toFixed(0)} MiB`);
 }
 
 function markdownRow(r) {
@@ -296,8 +297,8 @@ function runRepeated(sizeGiB, order) {
   return result;
 }
 
-printEnvironment();
-console.log(
+out.environment();
+out.log(
   `# KHO handover: machine ${MACHINE}, range from 8 GiB, poison at reboot ${POISON ? "on" : "off"}, restore ${RESTORE ? "on" : "off"}`,
 );
 
@@ -306,26 +307,29 @@ for (const order of ORDERS) runCase(1, order);
 collectGarbage();
 
 const results = [];
+const progress = out.progress(SIZES_GIB.length * ORDERS.length);
 for (const sizeGiB of SIZES_GIB) {
   for (const order of ORDERS) {
+    progress.tick(`${sizeGiB} GiB in order-${order} folios`);
     const result = runRepeated(sizeGiB, order);
     printCase(result);
     results.push(result);
   }
 }
+progress.stop();
 
-console.log(
+out.log(
   "\n| preserved | folio | folios | preserve ms/GiB | serialize ms/GiB | reboot ms/GiB | read map ms/GiB | kexecBoot ms/GiB | restore ms/GiB | preserve vs plain bitmap | metadata B | metadata /GiB | expected B | check |",
 );
-console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-for (const r of results) console.log(markdownRow(r));
+out.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+for (const r of results) out.log(markdownRow(r));
 
-console.log(`# 1-minute load average at the end: ${loadAverage()}`);
-if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(results, null, 2)}\n`);
+out.log(`# 1-minute load average at the end: ${loadAverage()}`);
+out.figures(results);
 const failed = results.filter((r) => !r.match);
 if (failed.length > 0) {
-  console.log(`\nMISMATCH in ${failed.length} case(s)`);
+  out.log(`\nMISMATCH in ${failed.length} case(s)`);
   process.exitCode = 1;
 } else {
-  console.log("\nall metadata sizes MATCH the kho-v1 formula");
+  out.log("\nall metadata sizes MATCH the kho-v1 formula");
 }

@@ -9,7 +9,7 @@
  * of the objects the VMs need before they resume in the subset scenario, default 10), `--reps N`
  * (default 31; times are medians), `--counters K` (default 0: the trivial state; K > 0 adds an inline
  * array of K u32 counters to every object's state, to show how the ratio moves with the size of what
- * is serialized), `--memory SIZE` (default 1G), `--json FILE`, `--gc-between-runs`
+ * is serialized), `--memory SIZE` (default 1G), `--json` (only the figures, as JSON on standard output), `--gc-between-runs`
  * (the method of earlier recordings: a forced full GC after every run), `--gc-before-freeze`
  * (diagnostic: collect the brownout's garbage right before freeze).
  *
@@ -44,7 +44,6 @@
  * where the blackout goes. Wrapping adds a little time per call: those runs are not the measurement.
  * The method names are LUO internals: a renamed one is reported as "not found" and skipped.
  */
-import { writeFileSync } from "node:fs";
 import { PerformanceObserver } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import {
@@ -68,7 +67,8 @@ import {
 import { HandoverWriter } from "../packages/core/dist/luo/handover-writer.js";
 import { OutgoingUpdate } from "../packages/core/dist/luo/outgoing.js";
 import { IncomingUpdate } from "../packages/core/dist/luo/restore.js";
-import { collectGarbage, loadAverage, median, ms, printEnvironment } from "./lib/stats.mjs";
+import { benchOutput } from "./lib/output.mjs";
+import { collectGarbage, loadAverage, median, ms } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
   options: {
@@ -80,10 +80,11 @@ const { values: options } = parseArgs({
     reps: { type: "string", default: "31" },
     "gc-between-runs": { type: "boolean", default: false },
     memory: { type: "string", default: "1G" },
-    json: { type: "string" },
+    json: { type: "boolean", default: false },
     "no-breakdown": { type: "boolean", default: false },
   },
 });
+const out = benchOutput(options);
 const OBJECTS = Number(options.objects);
 const COUNTERS = Number(options.counters);
 const DIRTY_PERCENT = Number(options.dirty);
@@ -323,8 +324,8 @@ function medianRun(runs) {
 
 // ---- main --------------------------------------------------------------------------------------------
 
-printEnvironment();
-console.log(
+out.environment();
+out.log(
   `# LUO orchestrator: ${OBJECTS} objects of a trivial driver${COUNTERS === 0 ? "" : ` with ${COUNTERS} u32 counters in its state`}, ${DIRTY_PERCENT} % dirtied in brownout, machine ${MEMORY}, poisoning on, ${REPS} runs per mode and scenario (median), real clock, ${GC_BETWEEN_RUNS ? "full GC forced after every run" : "steady state (no forced GC)"}${GC_BEFORE_FREEZE ? ", GC forced before freeze (diagnostic)" : ""}`,
 );
 const SCENARIOS = [
@@ -338,14 +339,17 @@ const SCENARIOS = [
 const WARMUP_PAIRS = 8;
 collectGarbage();
 const results = {};
+const progress = out.progress(SCENARIOS.length * (WARMUP_PAIRS + REPS));
 for (const scenario of SCENARIOS) {
   // Warm-up right before the measured runs: JIT tiers and the heap's sizes settle for this scenario.
   for (let i = 0; i < WARMUP_PAIRS; i++) {
+    progress.tick(`${scenario.name}: warm-up ${i + 1}`);
     run("strict", 1, scenario.every);
     run("relaxed", 1, scenario.every);
   }
   const runs = { strict: [], relaxed: [] };
   for (let i = 0; i < REPS; i++) {
+    progress.tick(`${scenario.name}: run ${i + 1}`);
     for (const mode of ["strict", "relaxed"]) {
       runs[mode].push(run(mode, 10 + i, scenario.every));
       if (GC_BETWEEN_RUNS) collectGarbage();
@@ -356,19 +360,20 @@ for (const scenario of SCENARIOS) {
   for (const r of [...runs.strict, ...runs.relaxed]) r.gcInBlackout = gcWithin(r.hostWindow);
   results[scenario.name] = { strict: medianRun(runs.strict), relaxed: medianRun(runs.relaxed) };
 }
+progress.stop();
 gcObserver.disconnect();
 
 const us = (msValue) => `${((msValue * 1000) / OBJECTS).toFixed(2)} µs`;
 const ratios = {};
 for (const scenario of SCENARIOS) {
   const { strict, relaxed } = results[scenario.name];
-  console.log(`\n## ${scenario.label}`);
-  console.log(
+  out.log(`\n## ${scenario.label}`);
+  out.log(
     "\n| mode | serialized at freeze | retrieved before resume | blackout | freeze (old kernel) | reboot + early boot | handover validation | retrieve → resume | host GC in blackout: median / mean (runs with GC) | blackout − host GC | brownout (prepare) | handover bytes |",
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  out.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of [strict, relaxed]) {
-    console.log(
+    out.log(
       `| ${r.mode} | ${r.serializedAtFreeze} | ${r.retrieved} | ${ms(r.blackout)} | ${ms(r.freezeStep)} | ${ms(r.rebootAndBoot)} | ${ms(r.validateStep)} | ${ms(r.retrieveStep)} | ${ms(r.gcMedian)} / ${ms(r.gcMean)} (${r.gcRuns}/${REPS}) | ${ms(r.blackoutNoGc)} | ${ms(r.prepareStep)} | ${r.handoverBytes.toLocaleString("en-US")} |`,
     );
   }
@@ -376,29 +381,29 @@ for (const scenario of SCENARIOS) {
   const freezeRatio = strict.freezeStep / relaxed.freezeStep;
   const noGcRatio = strict.blackoutNoGc / relaxed.blackoutNoGc;
   ratios[scenario.name] = { blackout: ratio, freeze: freezeRatio, blackoutWithoutHostGc: noGcRatio };
-  console.log(
+  out.log(
     `\nblackout strict / relaxed = ${ratio.toFixed(2)}× (${COUNTERS === 0 ? `target ≥ ${TARGET}×: ${ratio >= TARGET ? "MET" : "MISSED"}` : `the target is stated for the trivial state, --counters 0`}); without host GC pauses ${noGcRatio.toFixed(2)}×; freeze step strict / relaxed = ${freezeRatio.toFixed(2)}×`,
   );
-  console.log(
+  out.log(
     `blackout samples (ms): strict ${strict.samples.join(", ")}; relaxed ${relaxed.samples.join(", ")}`,
   );
 }
 
 const all = results.all;
-console.log(
+out.log(
   "\nPer object (scenario `all`, median run ÷ objects): hook time as the timeline measures it, and the orchestrator's own time per step",
 );
-console.log(
+out.log(
   "| mode | prepare hook | serialize hook | encode | freeze hook | decode | restore hook | prepare step − hooks | freeze step − hooks | retrieve → resume − hooks |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+out.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of [all.strict, all.relaxed]) {
   const h = r.hooks;
   const perCall = (x) => (x.calls === 0 ? "–" : `${((x.ms * 1000) / x.calls).toFixed(2)} µs`);
   const prepareHooks = h.prepare.ms + (r.mode === "relaxed" ? h.serialize.ms + h.encode.ms : 0);
   const freezeHooks = h.freeze.ms + (r.mode === "strict" ? h.serialize.ms + h.encode.ms : 0);
   const restoreHooks = h.decode.ms + h.restore.ms;
-  console.log(
+  out.log(
     `| ${r.mode} | ${perCall(h.prepare)} | ${perCall(h.serialize)} | ${perCall(h.encode)} | ${perCall(h.freeze)} | ${perCall(h.decode)} | ${perCall(h.restore)} | ${us(r.prepareStep - prepareHooks)} | ${us(r.freezeStep - freezeHooks)} | ${us(r.retrieveStep - restoreHooks)} |`,
   );
 }
@@ -427,7 +432,7 @@ if (!options["no-breakdown"]) {
     for (const name of names) {
       const original = proto[name];
       if (typeof original !== "function") {
-        console.log(`# breakdown: ${owner}.${name} not found (LUO internals changed), skipped`);
+        out.log(`# breakdown: ${owner}.${name} not found (LUO internals changed), skipped`);
         continue;
       }
       const label = `${owner}.${name}`;
@@ -464,22 +469,25 @@ if (!options["no-breakdown"]) {
   }
   for (const undo of restore) undo();
   const labels = [...new Set([...Object.keys(breakdown.strict), ...Object.keys(breakdown.relaxed)])];
-  console.log(
+  out.log(
     `\nWhere the time goes (scenario \`all\`, mean of ${BREAKDOWN_RUNS} instrumented runs per mode, whole update incl. finish; inclusive times, calls per run)`,
   );
-  console.log("| internal step | strict | relaxed |");
-  console.log("|---|---:|---:|");
+  out.log("| internal step | strict | relaxed |");
+  out.log("|---|---:|---:|");
   const cell = (x) => (x === undefined ? "–" : `${ms(x.ms)} (${x.calls})`);
   for (const label of labels.sort(
     (a, b) => (breakdown.strict[b]?.ms ?? 0) - (breakdown.strict[a]?.ms ?? 0),
   )) {
-    console.log(`| ${label} | ${cell(breakdown.strict[label])} | ${cell(breakdown.relaxed[label])} |`);
+    out.log(`| ${label} | ${cell(breakdown.strict[label])} | ${cell(breakdown.relaxed[label])} |`);
   }
 }
-console.log(`# 1-minute load average at the end: ${loadAverage()}`);
-if (options.json !== undefined) {
-  writeFileSync(
-    options.json,
-    `${JSON.stringify({ objects: OBJECTS, counters: COUNTERS, dirtyPercent: DIRTY_PERCENT, neededPercent: NEEDED_PERCENT, results, ratios, breakdown }, null, 2)}\n`,
-  );
-}
+out.log(`# 1-minute load average at the end: ${loadAverage()}`);
+out.figures({
+  objects: OBJECTS,
+  counters: COUNTERS,
+  dirtyPercent: DIRTY_PERCENT,
+  neededPercent: NEEDED_PERCENT,
+  results,
+  ratios,
+  breakdown,
+});

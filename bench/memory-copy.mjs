@@ -6,7 +6,7 @@
  *
  * Uses the built package (`npx tsc -b` first). Run: `node --expose-gc bench/memory-copy.mjs`
  * Options: `--sizes 64,1024` (MiB), `--reps N` (measured rounds, default 21 for ≤ 64 MiB and 9
- * above), `--json FILE`.
+ * above), `--json` (only the figures, as JSON on standard output).
  *
  * Method: one 16 GiB sparse machine; each buffer is copied to a physical range that starts 1 MiB +
  * 4 KiB into a 2 MiB section (so every copy crosses section boundaries with partial first and last
@@ -24,26 +24,19 @@
  * section, it ran at ~0.6×).
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { GiB, Machine, MiB, SECTION_SIZE } from "../packages/core/dist/index.js";
-import {
-  collectGarbage,
-  gibPerSecond,
-  loadAverage,
-  median,
-  ms,
-  printEnvironment,
-  time,
-} from "./lib/stats.mjs";
+import { benchOutput } from "./lib/output.mjs";
+import { collectGarbage, gibPerSecond, loadAverage, median, ms, time } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
   options: {
     sizes: { type: "string", default: "64,1024" },
     reps: { type: "string" },
-    json: { type: "string" },
+    json: { type: "boolean", default: false },
   },
 });
+const out = benchOutput(options);
 const SIZES = options.sizes.split(",").map((s) => Number(s) * MiB);
 const TARGET = 0.8;
 const WARMUP = 2;
@@ -135,52 +128,55 @@ function runCase(size, region) {
   };
 }
 
-printEnvironment();
+out.environment();
 const threshold = nonTemporalThreshold();
-console.log(
+out.log(
   `# glibc x86_non_temporal_threshold: ${threshold === undefined ? "unknown" : `${threshold / MiB} MiB`}`,
 );
-console.log(
+out.log(
   `# Physical memory copy: machine 16G, start = section base + 1 MiB + 4 KiB, target ≥ ${TARGET}× plain Uint8Array.set`,
 );
 const results = [];
+const progress = out.progress(SIZES.length * REGIONS.length);
 for (const size of SIZES) {
   for (const region of REGIONS) {
+    progress.tick(`${size / MiB} MiB ${region.name}`);
     const r = runCase(size, region);
     collectGarbage();
     results.push(r);
     const label = r.sizeMiB >= 1024 ? `${r.sizeMiB / 1024} GiB` : `${r.sizeMiB} MiB`;
-    console.log(
+    out.log(
       `\n${label} ${r.region} (phys ${(r.phys / GiB).toFixed(4)} GiB, ${r.sections} sections, median of ${r.reps})`,
     );
     const bytes = r.sizeMiB * MiB;
-    console.log(`  plain Uint8Array.set ${ms(r.plainMs)} = ${gibPerSecond(bytes, r.plainMs)}`);
-    console.log(
+    out.log(`  plain Uint8Array.set ${ms(r.plainMs)} = ${gibPerSecond(bytes, r.plainMs)}`);
+    out.log(
       `  memory.write         ${ms(r.writeMs)} = ${gibPerSecond(bytes, r.writeMs)} → ${r.writeRatio.toFixed(2)}× plain ${r.writePass ? "PASS" : "FAIL"}`,
     );
-    console.log(
+    out.log(
       `  memory.readInto      ${ms(r.readMs)} = ${gibPerSecond(bytes, r.readMs)} → ${r.readRatio.toFixed(2)}× plain ${r.readPass ? "PASS" : "FAIL"}`,
     );
-    if (!r.correct) console.log("  !! data read back differs from what was written");
+    if (!r.correct) out.log("  !! data read back differs from what was written");
   }
 }
 
-console.log(
+out.log(
   "\n| size | region | plain GiB/s | write GiB/s | write ÷ plain | read GiB/s | read ÷ plain | target ≥ 0.8× |",
 );
-console.log("|---|---|---:|---:|---:|---:|---:|---|");
+out.log("|---|---|---:|---:|---:|---:|---:|---|");
 for (const r of results) {
   const bytes = r.sizeMiB * MiB;
   const rate = (t) => gibPerSecond(bytes, t).replace(" GiB/s", "");
   const size = r.sizeMiB >= 1024 ? `${r.sizeMiB / 1024} GiB` : `${r.sizeMiB} MiB`;
-  console.log(
+  out.log(
     `| ${size} | ${r.region} | ${rate(r.plainMs)} | ${rate(r.writeMs)} | ${r.writeRatio.toFixed(2)}× | ${rate(r.readMs)} | ${r.readRatio.toFixed(2)}× | ${r.writePass && r.readPass ? "PASS" : "FAIL"} |`,
   );
 }
-console.log(`# 1-minute load average at the end: ${loadAverage()}`);
-if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(results, null, 2)}\n`);
+out.log(`# 1-minute load average at the end: ${loadAverage()}`);
+progress.stop();
+out.figures(results);
 const failing = results.filter((r) => !r.writePass || !r.readPass).length;
-console.log(
+out.log(
   failing === 0
     ? `\nPASS: every case reaches ≥ ${TARGET}× the plain copy`
     : `\nFAIL: ${failing} of ${results.length} case(s) below ${TARGET}× the plain copy (reported, exit code stays 0)`,

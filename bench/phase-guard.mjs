@@ -7,14 +7,13 @@
  * Uses the built package (`npx tsc -b` first). Run: `node --expose-gc bench/phase-guard.mjs`
  * Options: `--calls N` (guarded calls per measurement, default 100000), `--objects K` (preserved
  * objects the calls cycle over, default 1), `--reps N` (default 15; times are medians),
- * `--json FILE`.
+ * `--json` (only the figures, as JSON on standard output).
  *
  * Method: per rep one fresh machine and kernel, K objects preserved in one session; N calls timed
  * in NORMAL, then `kexecLoad` + `prepare`, N calls timed in PREPARED, then `cancel`. Both
  * measurements run in every rep, so drift affects both alike; three warm-up reps are dropped.
  * Also reported: how many `dirty` events the brownout calls appended to the timeline.
  */
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
   bootLiveUpdateKernel,
@@ -26,16 +25,18 @@ import {
   u32,
   versionedSchema,
 } from "../packages/core/dist/index.js";
-import { collectGarbage, loadAverage, median, ms, printEnvironment } from "./lib/stats.mjs";
+import { benchOutput } from "./lib/output.mjs";
+import { collectGarbage, loadAverage, median, ms } from "./lib/stats.mjs";
 
 const { values: options } = parseArgs({
   options: {
     calls: { type: "string", default: "100000" },
     objects: { type: "string", default: "1" },
     reps: { type: "string", default: "15" },
-    json: { type: "string" },
+    json: { type: "boolean", default: false },
   },
 });
+const out = benchOutput(options);
 const CALLS = Number(options.calls);
 const OBJECTS = Number(options.objects);
 const REPS = Number(options.reps);
@@ -97,40 +98,32 @@ function rep() {
   return { normal, brownout, dirtyEvents };
 }
 
-printEnvironment();
-console.log(`load average at start: ${loadAverage()}`);
+out.environment();
+out.log(`load average at start: ${loadAverage()}`);
 const results = [];
+const progress = out.progress(WARMUP + REPS);
 for (let i = 0; i < WARMUP + REPS; i++) {
+  progress.tick(i < WARMUP ? `warm-up ${i + 1}` : `rep ${i - WARMUP + 1}`);
   const r = rep();
   if (i >= WARMUP) results.push(r);
 }
+progress.stop();
 const normal = median(results.map((r) => r.normal));
 const brownout = median(results.map((r) => r.brownout));
 const ratio = brownout / normal;
 const dirtyEvents = results[0].dirtyEvents;
-console.log(`${CALLS} guarded calls over ${OBJECTS} preserved object(s), median of ${REPS} reps:`);
-console.log(`| phase    | time | ns/call | ratio |`);
-console.log(`| -------- | ---- | ------- | ----- |`);
-console.log(`| NORMAL   | ${ms(normal)} | ${((normal * 1e6) / CALLS).toFixed(0)} | 1.00× |`);
-console.log(
-  `| PREPARED | ${ms(brownout)} | ${((brownout * 1e6) / CALLS).toFixed(0)} | ${ratio.toFixed(2)}× |`,
-);
-console.log(`dirty timeline events appended during brownout: ${dirtyEvents}`);
-if (options.json !== undefined) {
-  writeFileSync(
-    options.json,
-    JSON.stringify(
-      {
-        calls: CALLS,
-        objects: OBJECTS,
-        reps: REPS,
-        normalMs: normal,
-        brownoutMs: brownout,
-        ratio,
-        dirtyEvents,
-      },
-      null,
-      2,
-    ),
-  );
-}
+out.log(`${CALLS} guarded calls over ${OBJECTS} preserved object(s), median of ${REPS} reps:`);
+out.log(`| phase    | time | ns/call | ratio |`);
+out.log(`| -------- | ---- | ------- | ----- |`);
+out.log(`| NORMAL   | ${ms(normal)} | ${((normal * 1e6) / CALLS).toFixed(0)} | 1.00× |`);
+out.log(`| PREPARED | ${ms(brownout)} | ${((brownout * 1e6) / CALLS).toFixed(0)} | ${ratio.toFixed(2)}× |`);
+out.log(`dirty timeline events appended during brownout: ${dirtyEvents}`);
+out.figures({
+  calls: CALLS,
+  objects: OBJECTS,
+  reps: REPS,
+  normalMs: normal,
+  brownoutMs: brownout,
+  ratio,
+  dirtyEvents,
+});

@@ -3,9 +3,10 @@
 // plus 8 queue records (272 bytes) — encoded and decoded by our compiled codec, a hand-written
 // DataView codec of the same layout, avsc, protobufjs and JSON, all in one run over the same values.
 //
-// Usage: npx tsc -b && node bench/schema-codec.mjs [--quick] [--write]
+// Usage: npx tsc -b && node bench/schema-codec.mjs [--quick] [--write] [--json]
 //   --quick  fewer and shorter rounds (smoke test)
 //   --write  replace the "Schema codec" section of bench/RESULTS.md with this run's results
+//   --json   print only the figures, as JSON on standard output
 //
 // Method: 256 distinct values; per operation every codec runs a warm-up and then ROUNDS rounds,
 // interleaved (codec A, B, C, … in each round) so drift hits all alike; each round runs the
@@ -17,10 +18,12 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import avro from "avsc";
 import protobuf from "protobufjs";
+import { benchOutput } from "./lib/output.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const LOAD_AT_START = loadavg()[0].toFixed(2);
 const WRITE = process.argv.includes("--write");
+const out = benchOutput({ json: process.argv.includes("--json") });
 const ROUNDS = QUICK ? 3 : 9;
 const ROUND_MS = QUICK ? 60 : 250;
 const WARMUP_MS = QUICK ? 100 : 500;
@@ -380,13 +383,16 @@ function measure(op) {
   for (const c of active) runFor(c, op, WARMUP_MS);
   const samples = new Map(active.map((c) => [c.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
+    progress.tick(`${op} round ${r + 1}`);
     for (const c of active) samples.get(c.name).push(runFor(c, op, ROUND_MS));
   }
   return new Map([...samples].map(([name, xs]) => [name, median(xs)]));
 }
 
+const progress = out.progress(2 * ROUNDS);
 const encode = measure("encode");
 const decode = measure("decode");
+progress.stop();
 
 // ---------------------------------------------------------------------------------------------
 // Report.
@@ -468,8 +474,16 @@ ${table(["codec", "encode ops/s", "decode ops/s", "encoded bytes"], rows)}
 ${table(["target", "measured", ""], targets)}
 `;
 
-console.log(section);
-if (Number.isNaN(sink)) console.log("unreachable"); // keeps every result observable
+out.log(section);
+if (Number.isNaN(sink)) out.log("unreachable"); // keeps every result observable
+out.figures({
+  quick: QUICK,
+  rounds: ROUNDS,
+  opsPerSecond: Object.fromEntries(
+    contenders.map((c) => [c.name, { encode: encode.get(c.name), decode: decode.get(c.name) ?? null }]),
+  ),
+  targets: targets.map(([what, measured, met]) => ({ what, measured, met: met === "met" })),
+});
 
 if (WRITE) {
   const file = new URL("./RESULTS.md", import.meta.url);
@@ -482,5 +496,5 @@ if (WRITE) {
     text = `${text.trimEnd()}\n\n${section}`;
   }
   writeFileSync(file, text);
-  console.log(`wrote ${file.pathname}`);
+  out.log(`wrote ${file.pathname}`);
 }
