@@ -32,6 +32,18 @@ export class ExtentAllocator {
     this.freeExtents = extents;
   }
 
+  /**
+   * An allocator over the same kind of region with nothing free yet: runs enter it by
+   * {@link ExtentAllocator.release} (the file system keeps the extents a previous kernel handed
+   * over in one, until files claim them).
+   */
+  static empty(base: number, extents: number): ExtentAllocator {
+    const allocator = new ExtentAllocator(base, extents);
+    allocator.free = [];
+    allocator.freeExtents = 0;
+    return allocator;
+  }
+
   /** Extents currently free. */
   get freeCount(): number {
     return this.freeExtents;

@@ -19,7 +19,7 @@ import {
   GuestmemfsSealedError,
   GuestmemfsUnlinkedError,
 } from "./errors.js";
-import { ExtentAllocator, type ExtentRun } from "./extent-allocator.js";
+import { ExtentAllocator, type ExtentRun, extentCount } from "./extent-allocator.js";
 import { GuestmemFile, type GuestmemStat } from "./file.js";
 import { GuestmemMapping } from "./mapping.js";
 import { badNameReason } from "./names.js";
@@ -70,16 +70,33 @@ export class GuestmemFs {
   private readonly byIno = new Map<number, GuestmemFile>();
   /** Next inode number to hand out (inode numbers are never reused, also across updates). */
   nextIno = 1;
+  /**
+   * On a handover boot: the extents the previous kernel preserved that no file has adopted yet.
+   * They are out of {@link GuestmemFs.allocator} until released, so a file created before the
+   * VMM retrieves its sessions cannot be given (and zero) another file's data.
+   */
+  private handedOver: ExtentAllocator | undefined;
 
   /**
    * @param kernel - the running kernel (memory, liveness).
    * @param region - the carved region (2 MiB aligned).
+   * @param preserved - on a handover boot, the memory the previous kernel preserved in the region
+   *   (from KHO): every extent it overlaps is held back for adoption, never allocated.
    */
   constructor(
     private readonly kernel: Kernel,
     readonly region: PhysRange,
+    preserved: readonly PhysRange[] = [],
   ) {
-    this.allocator = new ExtentAllocator(region.base, Math.floor(region.size / EXTENT_SIZE));
+    const extents = Math.floor(region.size / EXTENT_SIZE);
+    this.allocator = new ExtentAllocator(region.base, extents);
+    if (preserved.length > 0) {
+      const runs = extentRunsCovering(region.base, extents, preserved);
+      // A fresh allocator and disjoint runs: every claim succeeds.
+      this.allocator.claim(runs);
+      this.handedOver = ExtentAllocator.empty(region.base, extents);
+      this.handedOver.release(runs);
+    }
   }
 
   /** Creates a file (`EEXIST`, `EINVAL` on a bad name or flags, `ENOSPC`). */
@@ -211,13 +228,35 @@ export class GuestmemFs {
     file.seals |= seals;
   }
 
+  /** Extents handed over by the previous kernel that no file has adopted (yet). */
+  get handedOverExtents(): number {
+    return this.handedOver?.freeCount ?? 0;
+  }
+
   /**
-   * Adopts a validated inode from a handover: claims its extents, enters it in the table.
+   * Returns the handed-over extents no file adopted (files the restore refused or dropped) to the
+   * allocator. Called when the update is finished, after every preserved file was adopted or
+   * refused — before that, a device may still be writing into them through tables kept in place.
+   *
+   * @returns the number of extents released.
+   */
+  releaseHandedOver(): number {
+    const held = this.handedOver;
+    if (held === undefined) return 0;
+    this.handedOver = undefined;
+    const runs = held.freeRuns();
+    this.allocator.release(runs);
+    return extentCount(runs);
+  }
+
+  /**
+   * Adopts a validated inode from a handover: claims its extents (from those handed over, on a
+   * handover boot), enters it in the table.
    *
    * @returns the file, or the index of the first run another file already owns.
    */
   adopt(inode: AdoptedInode): GuestmemFile | number {
-    const clash = this.allocator.claim(inode.runs);
+    const clash = (this.handedOver ?? this.allocator).claim(inode.runs);
     if (clash >= 0) return clash;
     const file = new GuestmemFile(
       inode.ino,
@@ -278,4 +317,21 @@ function splitRuns(runs: readonly ExtentRun[], extents: number): { keep: ExtentR
     left = Math.max(0, left - run.count);
   }
   return { keep, drop };
+}
+
+/** The disjoint extent runs (inside the region) that overlap any of `ranges` (sorted, disjoint). */
+function extentRunsCovering(base: number, extents: number, ranges: readonly PhysRange[]): ExtentRun[] {
+  const runs: ExtentRun[] = [];
+  let next = 0; // first extent not covered yet: rounding out can make neighbouring ranges meet
+  for (const range of ranges) {
+    const first = Math.max(Math.floor((range.base - base) / EXTENT_SIZE), next);
+    const end = Math.min(Math.ceil((range.base + range.size - base) / EXTENT_SIZE), extents);
+    if (end <= first) continue;
+    const last = runs[runs.length - 1];
+    if (last !== undefined && first === next)
+      runs[runs.length - 1] = { phys: last.phys, count: last.count + end - first };
+    else runs.push({ phys: base + first * EXTENT_SIZE, count: end - first });
+    next = end;
+  }
+  return runs;
 }

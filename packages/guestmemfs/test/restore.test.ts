@@ -169,13 +169,43 @@ describe("restore trusts nothing", () => {
     expect(() => session.retrieve(1)).toThrow(LuoRestoreAbortedError);
     const kho = result.kernel.kho.incoming!;
     for (const run of files[0]!.runs) expect(kho.isRestored(run.phys, EXTENT_ORDER)).toBe(false);
-    expect(result.kernel.driver(GuestmemfsDriver).fs.allocator.freeCount).toBe(32); // nothing claimed
+    const gmfs = result.kernel.driver(GuestmemfsDriver).fs;
+    // The 2 + 2 extents handed over are held back from the allocator; the refused file's stay held.
+    expect(gmfs.allocator.freeCount).toBe(28);
+    expect(gmfs.handedOverExtents).toBe(4);
     const b = session.retrieve(2) as GuestmemFile;
     expect(b.runs).toEqual(files[1]!.runs);
+    expect(gmfs.handedOverExtents).toBe(2);
     // Folios are taken back when the session finishes, after the blackout; the refused file's never.
     result.finish();
     for (const run of b.runs) expect(kho.isRestored(run.phys, EXTENT_ORDER)).toBe(true);
     for (const run of files[0]!.runs) expect(kho.isRestored(run.phys, EXTENT_ORDER)).toBe(false);
+    // Finished: the refused file's extents return to the allocator (the other file keeps its own).
+    expect(gmfs.handedOverExtents).toBe(0);
+    expect(gmfs.allocator.freeCount).toBe(30);
+    expect(result.kernel.driver(GuestmemfsDriver).sb.releasedAtFinish).toBe(2);
+  });
+
+  it("never allocates a handed-over extent before its file is retrieved", () => {
+    const h = LiveUpdateHarness.boot({ from: buildV2, to: buildV2b, memory: MEMORY });
+    const fs = h.driver(GuestmemfsDriver);
+    const vm = fs.create("vm", { size: 6 * MiB });
+    const data = new Uint8Array(6 * MiB).map((_, i) => (i * 7) & 0xff);
+    fs.mmap(vm).write(0, data);
+    h.preserve(1, vm);
+    const result = h.update({ needs: {} }); // the VMM has not retrieved anything yet
+    const next = result.kernel.driver(GuestmemfsDriver);
+    // A file created first gets other extents; the preserved data is neither given away nor zeroed.
+    const fresh = next.create("scratch", { size: 8 * MiB });
+    const held = new Set(vm.runs.map((r) => r.phys));
+    for (const run of fresh.runs) expect(held.has(run.phys)).toBe(false);
+    expect(fresh.ino).toBeGreaterThan(vm.ino); // inode numbers of the previous kernel are not reused
+    const back = result.session().retrieve(1) as GuestmemFile;
+    expect(back.runs).toEqual(vm.runs);
+    expect(next.mmap(back).read(0, data.length)).toEqual(data);
+    // Space left: 32 extents, 3 adopted, 4 for the new file; nothing returned at finish.
+    result.finish();
+    expect(next.fs.allocator.freeCount).toBe(32 - 3 - 4);
   });
 });
 

@@ -235,6 +235,32 @@ export class KhoIncoming {
   }
 
   /**
+   * The memory the previous kernel preserved inside `[base, base + size)` (restored or not), as
+   * sorted, disjoint ranges clipped to that window. A driver that owns a region outside the page
+   * allocator (a carve-out) holds these back from its own allocator until it has adopted them,
+   * as memblock does for the rest of preserved memory: otherwise its first allocation could
+   * overwrite a preserved object that has not been retrieved yet.
+   *
+   * @example
+   * ```ts
+   * const held = kho.incoming?.preservedRangesIn(region.base, region.size) ?? [];
+   * ```
+   */
+  preservedRangesIn(base: PhysAddr, size: number): PhysRange[] {
+    this.kernel.assertAlive("kho.preservedRangesIn");
+    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(size) || base < 0 || size <= 0) return [];
+    const end = base + size;
+    const out: PhysRange[] = [];
+    for (const r of this.memoryMap.ranges) {
+      if (r.base + r.size <= base) continue;
+      if (r.base >= end) break;
+      const from = Math.max(r.base, base);
+      out.push({ base: from, size: Math.min(r.base + r.size, end) - from });
+    }
+    return out;
+  }
+
+  /**
    * Takes ownership of a preserved folio (mirrors `kho_restore_folio`): it becomes an allocated
    * block of this kernel, which the caller may later free.
    *

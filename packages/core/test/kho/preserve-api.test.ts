@@ -46,6 +46,35 @@ describe("preserve/unpreserve API", () => {
     expect(next.kho.incoming!.restoredCount).toBe(3 + 1); // three folios plus the root FDT page
   });
 
+  it("lists the preserved memory inside a window, merged and clipped, restored or not", () => {
+    const { kernel, kho } = boot();
+    const block = kernel.allocPages(10); // 4 MiB, naturally aligned
+    kho.preservePages(block, 2); // pages 0-1
+    kho.preserveFolio(block + 2 * PAGE_SIZE, 1); // pages 2-3: merged with 0-1
+    kho.preserveFolio(block + 8 * PAGE_SIZE, 3); // pages 8-15
+    kho.finalize();
+    kernel.kexecLoad(build);
+    const next = kexecBoot(kernel.reboot());
+    const incoming = next.kho.incoming!;
+    expect(incoming.preservedRangesIn(block, 4 * MiB)).toEqual([
+      { base: block, size: 4 * PAGE_SIZE },
+      { base: block + 8 * PAGE_SIZE, size: 8 * PAGE_SIZE },
+    ]);
+    // Clipped at both ends of the window.
+    expect(incoming.preservedRangesIn(block + PAGE_SIZE, 10 * PAGE_SIZE)).toEqual([
+      { base: block + PAGE_SIZE, size: 3 * PAGE_SIZE },
+      { base: block + 8 * PAGE_SIZE, size: 3 * PAGE_SIZE },
+    ]);
+    expect(incoming.preservedRangesIn(block + 4 * PAGE_SIZE, 4 * PAGE_SIZE)).toEqual([]);
+    // Restoring a folio does not remove it from the list (it was still handed over).
+    next.kho.restoreFolio(block + 8 * PAGE_SIZE, 3);
+    expect(incoming.preservedRangesIn(block + 8 * PAGE_SIZE, PAGE_SIZE)).toEqual([
+      { base: block + 8 * PAGE_SIZE, size: PAGE_SIZE },
+    ]);
+    expect(incoming.preservedRangesIn(block, 0)).toEqual([]);
+    expect(incoming.preservedRangesIn(Number.NaN, PAGE_SIZE)).toEqual([]);
+  });
+
   it("undoes a partial range preservation on error (all or nothing)", () => {
     const { kernel, kho } = boot();
     const block = kernel.allocPages(2);
